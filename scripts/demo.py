@@ -1,0 +1,128 @@
+"""`make demo`: seed sample data for a few days, run the real DAG for each through Airflow,
+print what each night produced.
+
+Runs ``airflow dags test`` (a real Airflow run with its metadata DB, in one process) per
+day. Any data root works: the local lake folder by default, or s3://bucket/prefix with the
+`aws_default` connection (AIRFLOW_CONN_AWS_DEFAULT) pointing at S3 or an S3-compatible store.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nlp_tasks import layout  # noqa: E402
+from nlp_tasks.sample_data import write_day  # noqa: E402
+from nlp_tasks.storage import Lake, S3Options  # noqa: E402
+
+
+def lake_for(root: str) -> Lake:
+    s3 = S3Options()
+    if root.startswith("s3://"):
+        s3 = s3_options_from_env()
+    return Lake(root, s3)
+
+
+def s3_options_from_env() -> S3Options:
+    """The same connection the DAG will use: AIRFLOW_CONN_AWS_DEFAULT, else AWS_* variables."""
+    conn = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    if conn and conn.lstrip().startswith("{"):
+        c = json.loads(conn)
+        extra = c.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra)
+        return S3Options(extra.get("endpoint_url"), c.get("login"), c.get("password"), None, extra.get("region_name"))
+    return S3Options(
+        os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        os.environ.get("AWS_SESSION_TOKEN"),
+        os.environ.get("AWS_DEFAULT_REGION"),
+    )
+
+
+def run_day(day: str, root: str, log_dir: Path) -> float:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"demo-{day}.log"
+    conf = json.dumps({"data_root": root})
+    t0 = time.time()
+    with open(log_file, "w") as log:
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), "dags", "test", "review_sentiment_nightly", day, "-c", conf],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    if proc.returncode != 0:
+        tail = log_file.read_text().splitlines()[-25:]
+        print("\n".join(tail), file=sys.stderr)
+        raise SystemExit(f"the DAG run for {day} failed (exit {proc.returncode}); full log: {log_file}")
+    return time.time() - t0
+
+
+def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
+    head = ["date", "rows in", "reported", "quarantined", "PII redacted", "pos", "neg", "neu", "drift", "secs"]
+    rows = []
+    for d in days:
+        m = json.loads(lake.read_text(lake.uri(layout.manifest(d))))
+        n = max(m["rows_reported"], 1)
+        lab = m["labels"]
+        rows.append(
+            [
+                d,
+                m["rows_in"],
+                m["rows_reported"],
+                m["rows_quarantined"],
+                sum(m["pii_entities"].values()),
+                f"{lab['positive'] / n:.0%}",
+                f"{lab['negative'] / n:.0%}",
+                f"{lab['neutral'] / n:.0%}",
+                m["drift_verdict"],
+                f"{seconds.get(d, 0):.0f}",
+            ]
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    fmt = lambda r: "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-root", default=os.environ.get("NLP_TASKS_DATA_ROOT", f"file://{REPO}/lake"))
+    ap.add_argument("--start", default="2026-11-16")
+    ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--reviews", type=int, default=120)
+    args = ap.parse_args()
+
+    lake = lake_for(args.data_root)
+    start = dt.date.fromisoformat(args.start)
+    days = [(start + dt.timedelta(days=i)).isoformat() for i in range(args.days)]
+    print(f"seeding sample data for {', '.join(days)} under {lake.root}")
+    for d in days:
+        write_day(lake, d, args.reviews)
+    seconds = {}
+    for d in days:
+        print(f"running review_sentiment_nightly for {d} through Airflow ...", flush=True)
+        seconds[d] = run_day(d, lake.root, Path(os.environ.get("AIRFLOW_HOME", REPO / ".airflow")) / "demo-logs")
+    print()
+    print(table(lake, days, seconds))
+    print()
+    print(f"reports:    {lake.uri('reports/sentiment')}/dt=YYYY-MM-DD/part-00000.parquet")
+    print(f"summary:    {lake.uri('reports/summary')}/   drift: {lake.uri('reports/drift')}/")
+    print(f"quarantine: {lake.uri('quarantine')}/   manifests: {lake.uri('manifests')}/")
+    if not lake.is_s3:
+        path = lake.path(lake.uri("reports/sentiment"))
+        print("\nread them with DuckDB or pandas, e.g.:")
+        print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"select dt, label, count(*) from read_parquet('{path}/*/*.parquet', hive_partitioning=true) group by all order by all\\\"))\"")
+
+
+if __name__ == "__main__":
+    main()
