@@ -10,6 +10,7 @@ exactly ONE ASCII character means index ``i`` in the normalised copy is index
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["normalize"]
@@ -41,7 +42,23 @@ def _build_table() -> dict[int, int]:
     return table
 
 
-_TABLE: dict[int, int] | None = None
+# (translation table, regex matching any mapped character). One tuple so a
+# concurrent first call can never observe half of it.
+_STATE: tuple[dict[int, int], re.Pattern[str]] | None = None
+
+
+def _char_class(codepoints: list[int]) -> str:
+    """Compact "[a-bc-d...]" class for sorted code points."""
+    ranges = []
+    lo = prev = codepoints[0]
+    for cp in codepoints[1:]:
+        if cp != prev + 1:
+            ranges.append((lo, prev))
+            lo = cp
+        prev = cp
+    ranges.append((lo, prev))
+    parts = (re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return "[" + "".join(parts) + "]"
 
 
 def normalize(text: str) -> str:
@@ -51,11 +68,17 @@ def normalize(text: str) -> str:
     """
     if text.isascii():
         return text
-    global _TABLE
-    if _TABLE is None:
+    global _STATE
+    if _STATE is None:
         # Built lazily (tens of ms, once): many workers never see non-ASCII text.
-        _TABLE = _build_table()
-    out = text.translate(_TABLE)
+        table = _build_table()
+        _STATE = (table, re.compile(_char_class(sorted(table))))
+    table, mapped = _STATE
+    # Accented names and emoji are common, look-alike digits are not; a C
+    # search is much cheaper than translating char by char through a dict.
+    if mapped.search(text) is None:
+        return text
+    out = text.translate(table)
     # Guard the invariant every offset in this package relies on.
     assert len(out) == len(text)
     return out

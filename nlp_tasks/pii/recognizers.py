@@ -48,7 +48,9 @@ class Candidate:
     end: int
     # True when a library check (checksum, number plan, address parser)
     # confirmed the value; such spans win overlaps against shape-only guesses.
-    validated: bool
+    # None means "not checked yet": the check is costly and only matters if
+    # the span collides with another, so the registry asks ``confirm`` then.
+    validated: bool | None
 
 
 class Recognizer(ABC):
@@ -63,7 +65,11 @@ class Recognizer(ABC):
     def find(self, norm: str) -> Iterator[Candidate]:
         """Yield candidates found in the normalised text."""
 
-    def _cand(self, start: int, end: int, validated: bool = True) -> Candidate:
+    def confirm(self, norm: str, cand: Candidate) -> bool:
+        """Run the deferred library check for a candidate with ``validated=None``."""
+        return bool(cand.validated)
+
+    def _cand(self, start: int, end: int, validated: bool | None = True) -> Candidate:
         return Candidate(self.entity_type, start, end, validated)
 
 
@@ -109,8 +115,9 @@ _PHONE_CONTEXT = frozenset(
 # Too common in other senses ("the number 1234567", "text me 12 times") to
 # vouch on their own for an unbroken run of digits.
 _WEAK_PHONE_CONTEXT = frozenset("number text answer answering office contact reach ring".split())
-# Words that, just before a number, make it something else. They outrank
-# phone context: "order number 12 345 678" is an order.
+# Words that, just before a number, make it something else. The keyword
+# nearest the number decides, weak phone words aside: "order number
+# 12 345 678" is an order, "card ..., call 415 555 2671" is a phone.
 _NOT_PHONE_CONTEXT = frozenset(
     """order orders invoice inv tracking track shipment parcel isbn sku upc
     ean asin imei model serial sn ref reference zip postcode postal version
@@ -121,17 +128,20 @@ _NOT_PHONE_CONTEXT = frozenset(
     policy member membership customer routing bank sort ip""".split()
 )
 
+_REJECT = object()
+
 _EXT = r"(?:[ ]?(?:x|ext\.?|extn\.?|extension)[ ]?[0-9]{1,6})"
 
 
 class PhoneRecognizer(Recognizer):
     """Phone numbers in international and national formats.
 
-    Candidates are located by shape, then ``phonenumbers`` decides whether
-    the number exists in the numbering plan (``validated``). Numbers it does
-    not know (many national formats without a country code) are kept only
-    when the shape is unmistakable (+CC, (area), extension, NANP 3-3-4) or a
-    phone word is next to them.
+    Candidates are located by shape; ``phonenumbers`` decides whether the
+    number exists in the numbering plan (``validated``). Numbers it does not
+    know (many national formats without a country code, fictional 555s) are
+    kept only when the shape is unmistakable (+CC, (area), extension, NANP
+    3-3-4) or a phone word is next to them. For those, parsing is deferred
+    until an overlap needs the answer, since it is the slowest step.
     """
 
     entity_type = "PHONE"
@@ -143,9 +153,9 @@ class PhoneRecognizer(Recognizer):
         # Not glued to a word, a currency amount, a URL path, a time or
         # the tail of a decimal / dashed number.
         r"(?<![\w+@#$€£¥/:=])(?<![0-9][.,\-])"
-        # Cheap pre-filter: at least six characters of phone material, so
-        # house numbers, zips and quantities fail before any Python runs.
-        r"(?=[+(]?[0-9][0-9 ().\-]{5})"
+        # Cheap pre-filter: six digits close together, so house numbers,
+        # zips and quantities fail before any Python runs.
+        r"(?=[+(]?(?:[0-9][ ().\-]{0,2}){5}[0-9])"
         r"(?:\+[ ]?[0-9]{1,4}[ .\-]?)?"
         r"(?:\([0-9]{1,5}\)[ .\-]?)?"
         r"[0-9]{1,15}(?:[ .\-][0-9]{1,15}){0,7}"
@@ -156,12 +166,21 @@ class PhoneRecognizer(Recognizer):
 
     def find(self, norm: str) -> Iterator[Candidate]:
         for m in self._RE.finditer(norm):
+            # Six digits need at least six characters; skipping the call
+            # keeps runs of tiny numbers ("(1)(2)(3)...") cheap.
+            if m.end() - m.start() < 6:
+                continue
             verdict = self._judge(norm, m)
-            if verdict is not None:
+            if verdict is not _REJECT:
                 yield self._cand(m.start(), m.end(), verdict)
 
-    def _judge(self, norm: str, m: re.Match[str]) -> bool | None:
-        """Return None to reject, else whether phonenumbers validated it."""
+    def confirm(self, norm: str, cand: Candidate) -> bool:
+        if cand.validated is None:
+            return self._valid(norm[cand.start : cand.end])
+        return cand.validated
+
+    def _judge(self, norm: str, m: re.Match[str]) -> object:
+        """_REJECT, or the ``validated`` value (None = accepted, not yet checked)."""
         cand = m.group()
         ext = m.group("ext")
         main = cand[: len(cand) - len(ext)] if ext else cand
@@ -169,7 +188,7 @@ class PhoneRecognizer(Recognizer):
         n_digits = sum(map(len, groups))
         # ITU E.164 caps numbers at 15 digits; below 6 is a quantity.
         if n_digits < 6 or n_digits > 15:
-            return None
+            return _REJECT
         plus = main.startswith("+")
         paren = "(" in main
         lens = [len(g) for g in groups]
@@ -177,18 +196,18 @@ class PhoneRecognizer(Recognizer):
 
         if _looks_like_date(groups, main) or (len(groups) >= 3 and lens[-1] == 1 and not plus):
             # Dates, and ISBN-like tails: phone numbers never end in a lone digit.
-            return None
+            return _REJECT
         if len(groups) == 4 and max(lens) <= 3 and main.count(".") == 3:
             # Dotted quad: an IPv4 address (or a version), never a phone.
-            return None
+            return _REJECT
         if n_digits < 7 and len(groups) < 3:
             # "58 2347 Main St": six digits in two blocks is a house number
             # and a zip far more often than a short local phone number.
-            return None
+            return _REJECT
 
         before = words_before(norm, m.start())
         if not (plus or paren or ext) and _nearest_is_negative(before[-3:]):
-            return None
+            return _REJECT
         context = _PHONE_CONTEXT.intersection(before).union(_PHONE_CONTEXT.intersection(words_after(norm, m.end())))
         has_context = bool(context)
 
@@ -197,24 +216,24 @@ class PhoneRecognizer(Recognizer):
             # must at least be possible for that country.
             parsed = self._parse(cand, plus)
             if parsed is None or not phonenumbers.is_possible_number(parsed):
-                return None
+                return _REJECT
             return _is_valid(parsed)
         if single:
             # A bare run of digits is an ID, a timestamp or an amount unless a
             # phone word says otherwise.
             strong_context = bool(context - _WEAK_PHONE_CONTEXT)
-            return self._valid(cand) if strong_context and n_digits >= 7 else None
+            return None if strong_context and n_digits >= 7 else _REJECT
         idd = main[:2] == "00" and main[2:3] != "0" or main[:3] == "011"
         nanp = lens == [3, 3, 4] or (lens == [1, 3, 3, 4] and groups[0] == "1")
         if (paren or ext or idd or nanp) and n_digits >= 7 or has_context:
-            return self._valid(cand)
+            # Accepted on shape/context alone; the numbering-plan check is
+            # deferred until an overlap needs it (see Recognizer.confirm).
+            return None
         # Grouped digits with no phone word nearby: only the numbering plan
         # can vouch for them.
-        return True if self._valid(cand) else None
+        return True if self._valid(cand) else _REJECT
 
     def _valid(self, cand: str) -> bool:
-        # Parsing is the expensive step, so it runs only once a candidate has
-        # passed every shape and context test.
         parsed = self._parse(cand, False)
         return parsed is not None and _is_valid(parsed)
 

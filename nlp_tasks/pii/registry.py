@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .normalize import normalize
 from .recognizers import Candidate, Recognizer, default_recognizers
@@ -36,30 +36,62 @@ class Entity:
         raise KeyError(key)
 
 
-def resolve_overlaps(candidates: Iterable[Candidate], type_rank: dict[str, int]) -> list[Entity]:
+def resolve_overlaps(
+    candidates: Iterable[Candidate],
+    type_rank: dict[str, int],
+    confirm: Callable[[Candidate], bool] | None = None,
+) -> list[Entity]:
     """Pick non-overlapping winners: validated first, then longest, then earliest.
 
-    The final tie-break on registry order makes the result independent of the
-    order recognizers happened to emit candidates in.
+    Candidates are split into clusters of mutually overlapping spans, so the
+    (quadratic-ish) greedy choice only ever runs on a handful of spans and a
+    text with thousands of entities stays O(n log n). ``confirm`` resolves
+    deferred validations (``validated is None``); it is called only inside
+    contested clusters because elsewhere the answer cannot change the result.
     """
+    ordered = sorted(candidates, key=lambda c: c.start)
+    out: list[Entity] = []
+    i, n = 0, len(ordered)
+    while i < n:
+        j, reach = i + 1, ordered[i].end
+        while j < n and ordered[j].start < reach:
+            reach = max(reach, ordered[j].end)
+            j += 1
+        if j == i + 1:
+            c = ordered[i]
+            out.append(Entity(c.type, c.start, c.end))
+        else:
+            cluster = ordered[i:j]
+            if confirm is not None:
+                cluster = [
+                    c if c.validated is not None else Candidate(c.type, c.start, c.end, confirm(c)) for c in cluster
+                ]
+            out.extend(_pick(cluster, type_rank))
+        i = j
+    return out
+
+
+def _pick(cluster: list[Candidate], type_rank: dict[str, int]) -> list[Entity]:
+    # The final tie-break on registry order makes the result independent of
+    # the order recognizers happened to emit candidates in.
     ranked = sorted(
-        candidates,
+        cluster,
         key=lambda c: (not c.validated, c.start - c.end, c.start, type_rank.get(c.type, len(type_rank))),
     )
     starts: list[int] = []
     ends: list[int] = []
     chosen: list[Entity] = []
     for c in ranked:
-        i = bisect_right(starts, c.start)
+        k = bisect_right(starts, c.start)
         # Accepted spans are disjoint and sorted, so only the neighbours on
         # each side can collide with the new one.
-        if i > 0 and ends[i - 1] > c.start:
+        if k > 0 and ends[k - 1] > c.start:
             continue
-        if i < len(starts) and starts[i] < c.end:
+        if k < len(starts) and starts[k] < c.end:
             continue
-        starts.insert(i, c.start)
-        ends.insert(i, c.end)
-        chosen.insert(i, Entity(c.type, c.start, c.end))
+        starts.insert(k, c.start)
+        ends.insert(k, c.end)
+        chosen.insert(k, Entity(c.type, c.start, c.end))
     return chosen
 
 
@@ -67,11 +99,13 @@ class RecognizerRegistry:
     def __init__(self, recognizers: Iterable[Recognizer] | None = None) -> None:
         self._recognizers: list[Recognizer] = []
         self._placeholders: dict[str, str] = {}
+        self._by_type: dict[str, Recognizer] = {}
         for r in default_recognizers() if recognizers is None else recognizers:
             self.add(r)
 
     def add(self, recognizer: Recognizer) -> None:
         self._recognizers.append(recognizer)
+        self._by_type.setdefault(recognizer.entity_type, recognizer)
         self._placeholders.setdefault(recognizer.entity_type, recognizer.placeholder)
         self._rank = {t: i for i, t in enumerate(self._placeholders)}
 
@@ -90,4 +124,4 @@ class RecognizerRegistry:
         candidates = [c for r in self._recognizers if r.applies(norm) for c in r.find(norm)]
         if not candidates:
             return []
-        return resolve_overlaps(candidates, self._rank)
+        return resolve_overlaps(candidates, self._rank, lambda c: self._by_type[c.type].confirm(norm, c))

@@ -1,0 +1,117 @@
+"""Shared fixtures: the built model, a real moto S3 server on 127.0.0.1, an Airflow home."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    path = Path(os.environ.get("NLP_TASKS_MODEL_DIR", REPO / "build" / "model"))
+    if not (path / "metadata.json").exists():
+        pytest.fail(f"no built model at {path}: run `make model` (make test does it for you)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """moto's S3 server as a separate process speaking real HTTP on 127.0.0.1."""
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            break
+        except Exception:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start")
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+S3_KEYS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, request):
+    import boto3
+
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_lake(s3_endpoint, s3_bucket):
+    from nlp_tasks.storage import Lake, S3Options
+
+    return Lake(f"s3://{s3_bucket}/lake", S3Options(endpoint_url=s3_endpoint, **S3_KEYS))
+
+
+@pytest.fixture
+def local_lake(tmp_path):
+    from nlp_tasks.storage import Lake
+
+    return Lake(str(tmp_path / "lake"))
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory, s3_endpoint, model_dir):
+    """A fresh Airflow home with its own SQLite metadata DB, the repo's dags/ and an
+    `aws_default` connection pointing at the moto server."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "NLP_TASKS_"))
+    }
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "GX_ANALYTICS_ENABLED": "false",
+            "HF_HUB_OFFLINE": "1",
+            "NLP_TASKS_MODEL_DIR": str(model_dir),
+            "NLP_TASKS_CACHE": str(home / "cache"),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+                }
+            ),
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        }
+    )
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    return env
