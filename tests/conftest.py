@@ -59,10 +59,12 @@ S3_KEYS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-
 
 
 @pytest.fixture
-def s3_bucket(s3_endpoint, request):
+def s3_bucket(s3_endpoint):
     import boto3
 
-    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    import uuid
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
         "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )

@@ -74,6 +74,7 @@ class SentimentEngine:
         batch_size: int = 64,
         max_tokens_per_batch: int = 8192,
         stride: int = 32,
+        variant: str | None = None,
     ):
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -83,6 +84,8 @@ class SentimentEngine:
         self.version = self.metadata.get("version", "unknown")
         files = {p.name for p in self.model_dir.iterdir()}
         self.choice = choose_provider(ort.get_available_providers(), provider, files)
+        if variant:  # benchmarks and tests pin a variant; production lets the provider decide
+            self.choice = ProviderChoice(self.choice.provider, variant)
         self.max_length = int(self.metadata.get("max_length", 256))
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch

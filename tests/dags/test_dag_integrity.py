@@ -1,0 +1,53 @@
+"""Every DAG in dags/ imports cleanly, without heavy libraries, and has the expected shape."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+HEAVY = ["pandas", "pyarrow", "numpy", "onnxruntime", "torch", "transformers", "great_expectations", "scipy", "tokenizers", "pypdf", "phonenumbers", "sklearn", "nlp_tasks"]
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("af")))
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "review_sentiment_nightly" in dagbag.dags
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_files_import_no_heavy_libraries(path, tmp_path):
+    # A fresh interpreter, so nothing imported by other tests hides a heavy import.
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('dagfile', {str(path)!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_nightly_dag_shape(dagbag):
+    dag = dagbag.dags["review_sentiment_nightly"]
+    assert set(dag.task_ids) == {"discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "score", "drift", "publish"}
+    for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
+        assert name in dag.params
+    assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
+    mapped = {t for t in dag.task_ids if type(dag.get_task(t)).__name__ == "MappedOperator"}
+    assert mapped == {"ingest", "redact", "score"}
+    assert not dag.catchup
+    assert dag.default_args["retries"] >= 1

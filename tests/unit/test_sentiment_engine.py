@@ -1,0 +1,111 @@
+"""The ONNX Runtime engine on the real exported model, and its provider selection."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nlp_tasks.sentiment import label_for
+from nlp_tasks.sentiment.engine import CPU, CUDA, SentimentEngine, available_cpus, choose_provider
+
+ALL = {"model.onnx", "model.int8.onnx", "model.fp16.onnx"}
+
+
+def test_provider_selection():
+    assert choose_provider([CUDA, CPU], "auto", ALL) == choose_provider([CUDA, CPU], "cuda", ALL)
+    gpu = choose_provider([CUDA, CPU], "auto", ALL)
+    assert (gpu.provider, gpu.variant, gpu.filename) == (CUDA, "fp16", "model.fp16.onnx")
+    cpu = choose_provider([CPU], "auto", ALL)
+    assert (cpu.provider, cpu.variant) == (CPU, "int8")
+    assert choose_provider([CUDA, CPU], "cpu", ALL).variant == "int8"
+    assert choose_provider([CPU], "auto", {"model.onnx"}).variant == "fp32"
+    assert choose_provider([CUDA, CPU], "auto", {"model.onnx"}).variant == "fp32"
+    with pytest.raises(RuntimeError, match="CUDA requested"):
+        choose_provider([CPU], "cuda", ALL)
+    with pytest.raises(ValueError):
+        choose_provider([CPU], "tpu", ALL)
+
+
+def test_threads_follow_the_cores_we_really_have():
+    import os
+
+    assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_labels_and_neutral_band():
+    assert label_for(0.1) == "negative" and label_for(0.5) == "neutral" and label_for(0.9) == "positive"
+    assert label_for(0.5, (0.5, 0.5)) == "positive" and label_for(0.49, (0.5, 0.5)) == "negative"
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir):
+    return SentimentEngine(model_dir, provider="cpu")
+
+
+@pytest.fixture(scope="module")
+def fp32(model_dir):
+    # FP32 is batch-invariant; dynamic INT8 quantises activations per batch, so its scores
+    # move slightly with the batch a text lands in.
+    return SentimentEngine(model_dir, provider="cpu", variant="fp32")
+
+
+def test_engine_scores_in_input_order_and_dedupes(engine, fp32):
+    texts = [
+        "Absolutely love it, works perfectly and arrived early. Best purchase this year!",
+        "Terrible. It broke after two days and support never answered. Waste of money.",
+        "",
+        "Absolutely love it, works perfectly and arrived early. Best purchase this year!",
+    ]
+    p = fp32.predict_proba(texts)
+    assert p.shape == (4,) and p.dtype == np.float32
+    assert p[0] > 0.8 and p[1] < 0.4
+    assert p[0] == p[3]
+    # Order is preserved whatever the length-sorted batching did.
+    rev = fp32.predict_proba(texts[::-1])
+    np.testing.assert_allclose(rev[::-1], p, rtol=1e-5, atol=1e-6)
+    q = engine.predict_proba(texts)
+    assert engine.choice.provider == CPU and engine.choice.variant == "int8"
+    assert q[0] > 0.8 and q[1] < 0.4 and q[0] == q[3]
+    np.testing.assert_allclose(q, p, atol=0.1)
+
+
+def test_long_texts_are_scored_over_all_windows(engine):
+    good = "I love this kettle, it is wonderful and works perfectly. "
+    bad = "This kettle is awful, it broke and I hate it. "
+    n = 40  # ~12 tokens a sentence: far beyond one 256-token window
+    assert len(engine.tokenizer.encode(good * n).overflowing) >= 1
+    p_good_then_bad, p_good = engine.predict_proba([good * n + bad * n, good * n])
+    # With truncation the bad half would be invisible and both scores would match.
+    assert p_good_then_bad < p_good - 0.1
+
+
+def test_batches_respect_token_budget(model_dir):
+    small = SentimentEngine(model_dir, provider="cpu", batch_size=3, max_tokens_per_batch=64, variant="fp32")
+    texts = [f"review number {i} was {'great' if i % 2 else 'bad'}" for i in range(10)] + ["long " * 300]
+    big = SentimentEngine(model_dir, provider="cpu", variant="fp32")
+    np.testing.assert_allclose(small.predict_proba(texts), big.predict_proba(texts), atol=1e-4)
+
+
+def test_predict_cli(tmp_path, model_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "\n".join(
+            [json.dumps({"id": 1, "text": "Wonderful, I love it"}), "not json", json.dumps({"id": "b", "text": "Awful, hate it"})]
+        )
+        + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlp_tasks.sentiment", "predict", "--input", str(src), "--output", str(out), "--model", str(model_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1  # one bad line, reported with its line number
+    assert "in.jsonl:2" in proc.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["id"] for x in lines] == [1, "b"]
+    assert lines[0]["label"] == "positive" and lines[1]["label"] == "negative"
+    assert set(lines[0]) == {"id", "label", "score"}

@@ -1,0 +1,45 @@
+"""The Great Expectations suite finds the bad rows and says why; good rows come out typed."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from nlp_tasks.schema import INGESTED, VALIDATED
+from nlp_tasks.validation import MAX_TEXT_CHARS, validate
+
+
+def rows(*recs):
+    base = {"title": None, "product_id": "P1", "rating": "5", "created_at": "2026-01-01T10:00:00Z", "source_kind": "review"}
+    return pa.Table.from_pylist([{**base, **r} for r in recs], schema=INGESTED)
+
+
+def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
+    t = rows(
+        {"review_id": "ok1", "text": "fine", "source_file": "a.jsonl", "source_row": 1},
+        {"review_id": None, "text": "no id", "source_file": "a.jsonl", "source_row": 2},
+        {"review_id": "e", "text": "   ", "source_file": "a.jsonl", "source_row": 3},
+        {"review_id": "r", "text": "bad stars", "rating": "7", "source_file": "a.jsonl", "source_row": 4},
+        {"review_id": "d", "text": "bad date", "created_at": "not a date", "source_file": "a.jsonl", "source_row": 5},
+        {"review_id": "ok1", "text": "dup in another file", "source_file": "b.csv", "source_row": 2},
+        {"review_id": "long", "text": "x" * (MAX_TEXT_CHARS + 1), "source_file": "a.jsonl", "source_row": 6},
+        {"review_id": "ok2", "text": "four point oh", "rating": "4.0", "created_at": None, "source_file": "a.jsonl", "source_row": 7},
+        {"review_id": "ok3", "text": "no rating", "rating": None, "source_file": "a.jsonl", "source_row": 8},
+    )
+    res = validate(t)
+    assert res.valid.schema == VALIDATED
+    assert res.valid.column("review_id").to_pylist() == ["ok1", "ok2", "ok3"]
+    assert res.valid.column("rating").to_pylist() == [5, 4, None]
+    why = {(r["source_file"], r["source_row"]): r["reason"] for r in res.rejects}
+    assert why[("a.jsonl", 2)] == "missing review_id"
+    assert why[("a.jsonl", 3)] == "empty text"
+    assert why[("a.jsonl", 4)] == "rating not an integer in 1..5"
+    assert why[("a.jsonl", 5)] == "created_at not a parseable date"
+    assert why[("b.csv", 2)] == "duplicate review_id"  # the first seen (a.jsonl:1) is kept
+    assert why[("a.jsonl", 6)].startswith("text longer than")
+    assert len(res.rejects) + res.valid.num_rows == t.num_rows
+    failing = {e["column"] for e in res.expectations if not e["success"]}
+    assert {"review_id", "text", "rating", "created_at"} <= failing
+
+
+def test_empty_day_validates_to_nothing():
+    res = validate(INGESTED.empty_table())
+    assert res.valid.num_rows == 0 and res.rejects == []
