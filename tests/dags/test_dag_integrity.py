@@ -47,7 +47,9 @@ def test_nightly_dag_shape(dagbag):
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
-    mapped = {t for t in dag.task_ids if type(dag.get_task(t)).__name__ == "MappedOperator"}
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    mapped = {t for t in dag.task_ids if isinstance(dag.get_task(t), MappedOperator)}
     assert mapped == {"ingest", "redact", "score"}
     assert not dag.catchup
     assert dag.default_args["retries"] >= 1
