@@ -44,6 +44,11 @@ def _run():
     return Run(Lake(root, s3), day, ctx["run_id"])
 
 
+def _materialise(seq) -> list:
+    """A mapped task's outputs as a list; indexing up to len() avoids probing past the end."""
+    return [seq[i] for i in range(len(seq))]
+
+
 def _s3_options(conn_id: str):
     """Credentials and endpoint from an Airflow AWS connection (extra: endpoint_url, region_name).
 
@@ -119,7 +124,7 @@ def review_sentiment_nightly():
     def validate(ingested: list[dict]) -> dict:
         from nlp_tasks import pipeline
 
-        return pipeline.validate(_run(), list(ingested), get_current_context()["params"]["shard_rows"])
+        return pipeline.validate(_run(), _materialise(ingested), get_current_context()["params"]["shard_rows"])
 
     @task
     def shards_of(validated: dict) -> list[str]:
@@ -148,13 +153,15 @@ def review_sentiment_nightly():
         from nlp_tasks import pipeline
 
         params = get_current_context()["params"]
-        return pipeline.drift(_run(), [s["shard"] for s in scored], params["drift_threshold"], params["drift_alpha"])
+        return pipeline.drift(_run(), [s["shard"] for s in _materialise(scored)], params["drift_threshold"], params["drift_alpha"])
 
     @task
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
         from nlp_tasks import pipeline
 
-        summary = pipeline.publish(_run(), list(ingested), validated, list(redacted), list(scored), drift_result)
+        summary = pipeline.publish(
+            _run(), _materialise(ingested), validated, _materialise(redacted), _materialise(scored), drift_result
+        )
         log.info("published: %s", summary)
         return summary
 
