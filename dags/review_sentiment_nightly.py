@@ -92,6 +92,9 @@ def _s3_options(conn_id: str):
         "provider": Param("auto", enum=["auto", "cpu", "cuda"], description="ONNX Runtime execution provider"),
         "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="P(positive) below this is negative"),
         "neutral_high": Param(0.6, type="number", minimum=0, maximum=1, description="P(positive) at or above this is positive"),
+        "max_invalid_fraction": Param(
+            0.05, type="number", minimum=0, maximum=1, description="fail the run (after publishing the quarantine) above this share of invalid records"
+        ),
         "drift_threshold": Param(0.1, type="number", minimum=0, maximum=1, description="KS statistic needed to flag drift"),
         "drift_alpha": Param(0.05, type="number", minimum=0, maximum=1, description="BH-adjusted p-value needed to flag drift"),
     },
@@ -160,7 +163,13 @@ def review_sentiment_nightly():
         from nlp_tasks import pipeline
 
         summary = pipeline.publish(
-            _run(), _materialise(ingested), validated, _materialise(redacted), _materialise(scored), drift_result
+            _run(),
+            _materialise(ingested),
+            validated,
+            _materialise(redacted),
+            _materialise(scored),
+            drift_result,
+            get_current_context()["params"]["max_invalid_fraction"],
         )
         log.info("published: %s", summary)
         return summary

@@ -92,9 +92,17 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
     from .validation import validate as gx_validate
 
     t0 = time.perf_counter()
+    import tempfile
+    from pathlib import Path
+
     shards = [s for item in ingested for s in item["shards"]]
     table = pa.concat_tables([run.lake.read_parquet(s) for s in shards]) if shards else INGESTED.empty_table()
-    result = gx_validate(table)
+    with tempfile.TemporaryDirectory() as docs:
+        result = gx_validate(table, docs_dir=docs, run_name=run.run_id)
+        docs_uri = run.work("data_docs")
+        for f in sorted(Path(docs).rglob("*")):
+            if f.is_file():
+                run.lake.write_bytes(f"{docs_uri}/{f.relative_to(docs).as_posix()}", f.read_bytes())
     q_uri = None
     if result.rejects:
         # Quarantine keeps the text for triage, but only after redaction.
@@ -108,7 +116,14 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
         "validated %d rows: %d valid, %d quarantined in %.2fs",
         table.num_rows, result.valid.num_rows, len(result.rejects), time.perf_counter() - t0,
     )
-    return {"shards": out, "valid": result.valid.num_rows, "rejected": len(result.rejects), "quarantine": q_uri, "expectations": result.expectations}
+    return {
+        "shards": out,
+        "valid": result.valid.num_rows,
+        "rejected": len(result.rejects),
+        "quarantine": q_uri,
+        "expectations": result.expectations,
+        "data_docs": docs_uri if table.num_rows else None,
+    }
 
 
 # -- 4. redact --------------------------------------------------------------------------
@@ -227,6 +242,10 @@ class ReconciliationError(RuntimeError):
     pass
 
 
+class TooManyInvalidRows(RuntimeError):
+    pass
+
+
 def _per_file_counts(table: pa.Table | None, column: str = "source_file") -> dict[str, int]:
     if table is None or table.num_rows == 0:
         return {}
@@ -234,8 +253,22 @@ def _per_file_counts(table: pa.Table | None, column: str = "source_file") -> dic
     return {v["values"].as_py(): v["counts"].as_py() for v in vc}
 
 
-def publish(run: Run, ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
-    """Reconcile counts, then replace the day's partitions and mark them complete."""
+def publish(
+    run: Run,
+    ingested: list[dict],
+    validated: dict,
+    redacted: list[dict],
+    scored: list[dict],
+    drift_result: dict,
+    max_invalid_fraction: float = 0.05,
+) -> dict:
+    """Reconcile counts, stage every table, then make each visible in one step.
+
+    Every table of the day is first written under ``_staging/dt=D/<run>/``; only when all of
+    them are staged does the commit copy each into its partition as one object (a single
+    atomic replace for readers) and write ``_SUCCESS``. A publish killed at any point leaves
+    readers the previous complete partition or the new one, and its retry finishes the job.
+    """
     from .pii import ENTITY_TYPES
 
     t0 = time.perf_counter()
@@ -245,7 +278,7 @@ def publish(run: Run, ingested: list[dict], validated: dict, redacted: list[dict
     report = report.sort_by([("review_id", "ascending")])
     q_uris = [i["quarantine"] for i in ingested if i["quarantine"]] + ([validated["quarantine"]] if validated["quarantine"] else [])
     quarantine = _read_many(run, q_uris) or QUARANTINE.empty_table()
-    quarantine = quarantine.sort_by([("source_file", "ascending"), ("source_row", "ascending")])
+    quarantine = quarantine.sort_by([("source_file", "ascending"), ("source_row", "ascending"), ("stage", "ascending")])
 
     # No row is lost silently: per file, records read = reported + quarantined.
     reported_by_file = _per_file_counts(report)
@@ -268,32 +301,67 @@ def publish(run: Run, ingested: list[dict], validated: dict, redacted: list[dict
             labels[v["values"].as_py()] = v["counts"].as_py()
     summary = build_summary(run, report, quarantine, rows_in, pii, drift_result["verdict"])
     versions = sorted(set(report.column("model_version").to_pylist())) if report.num_rows else []
+    invalid_fraction = quarantine.num_rows / rows_in if rows_in else 0.0
 
     lake = run.lake
-    published = {
+    tables = {
         "sentiment": (report.select(SENTIMENT_REPORT.names).cast(SENTIMENT_REPORT), layout.report("sentiment", run.day)),
-        "quarantine": (quarantine.cast(QUARANTINE), layout.quarantine(run.day)),
         "summary": (summary, layout.report("summary", run.day)),
         "drift": (lake.read_parquet(drift_result["uri"]), layout.report("drift", run.day)),
+        "quarantine": (quarantine.cast(QUARANTINE), layout.quarantine(run.day)),
     }
     manifest = {
         "dt": run.day,
         "run_id": run.run_id,
         "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": "published",
         "rows_in": rows_in,
         "rows_reported": report.num_rows,
         "rows_quarantined": quarantine.num_rows,
+        "invalid_fraction": round(invalid_fraction, 6),
+        "max_invalid_fraction": max_invalid_fraction,
         "files": files,
         "pii_entities": pii,
         "labels": labels,
         "drift_verdict": drift_result["verdict"],
         "drifted_features": drift_result["drifted"],
+        "reference_days": drift_result.get("reference_days", []),
         "model_versions": versions,
         "expectations": validated["expectations"],
     }
-    for table, prefix in published.values():
-        _replace_partition(lake, lake.uri(prefix), table, manifest)
+
+    # 1. Stage everything.
+    staging = lake.uri(layout.staging(run.day, run.run_id))
+    staged = {}
+    for name, (table, prefix) in tables.items():
+        uri = f"{staging}/{name}/part-00000.parquet"
+        lake.write_parquet(table, uri)
+        staged[name] = (uri, prefix, table.num_rows)
+
+    # 2. Too much bad input: publish the quarantine (so people can see why) and fail loudly.
+    if invalid_fraction > max_invalid_fraction:
+        _commit(lake, *staged["quarantine"], run.run_id)
+        manifest["status"] = "rejected: too many invalid rows"
+        lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
+        worst = sorted(files, key=lambda f: f["quarantined"] / max(f["records"], 1), reverse=True)[:3]
+        names = ", ".join(f"{posixpath.basename(f['file'])} ({f['quarantined']}/{f['records']})" for f in worst if f["quarantined"])
+        raise TooManyInvalidRows(
+            f"{run.day}: {quarantine.num_rows} of {rows_in} records invalid ({invalid_fraction:.1%} > "
+            f"max_invalid_fraction {max_invalid_fraction:.1%}); worst files: {names}. Quarantine published at "
+            f"{lake.uri(layout.quarantine(run.day))}; reports left unchanged."
+        )
+
+    # 3. Commit: each table becomes visible in one step, then its _SUCCESS marker.
+    for uri, prefix, rows in staged.values():
+        _commit(lake, uri, prefix, rows, run.run_id)
+    if validated.get("data_docs"):
+        docs_prefix = lake.uri(layout.report("data_docs", run.day))
+        lake.delete_prefix(docs_prefix)
+        for f in lake.list_files(validated["data_docs"]):
+            lake.copy(f, docs_prefix + f[len(validated["data_docs"]):])
+        manifest["data_docs"] = docs_prefix + "/index.html"
     lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
+    lake.delete_prefix(staging)
     lake.delete_prefix(run.work())
     log.info("published %s in %.2fs: %d in, %d reported, %d quarantined", run.day, time.perf_counter() - t0, rows_in, report.num_rows, quarantine.num_rows)
     return {
@@ -309,15 +377,15 @@ def publish(run: Run, ingested: list[dict], validated: dict, redacted: list[dict
     }
 
 
-def _replace_partition(lake: Lake, prefix: str, table: pa.Table, manifest: dict) -> None:
-    """Each table is one Parquet object with a fixed name, so the replacement is one PUT
-    (atomic for readers); leftovers of earlier attempts are removed after it lands."""
-    final = f"{prefix}/part-00000.parquet"
-    lake.write_parquet(table, final)
-    for stale in lake.list_files(prefix):
+def _commit(lake: Lake, staged_uri: str, prefix: str, rows: int, run_id: str) -> None:
+    """Replace a partition's single Parquet object (one atomic copy), drop leftovers of
+    earlier attempts, then mark the partition complete."""
+    final = lake.uri(prefix, "part-00000.parquet")
+    lake.copy(staged_uri, final)
+    for stale in lake.list_files(lake.uri(prefix)):
         if stale != final:
             lake.delete(stale)
-    lake.write_text(f"{prefix}/_SUCCESS", json.dumps({"run_id": manifest["run_id"], "rows": table.num_rows}) + "\n")
+    lake.write_text(lake.uri(prefix, "_SUCCESS"), json.dumps({"run_id": run_id, "rows": rows}) + "\n")
 
 
 SUMMARY_SCHEMA = pa.schema(

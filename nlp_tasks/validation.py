@@ -67,28 +67,61 @@ def _normalise_rating(values: "pd.Series") -> "pd.Series":
     return s.str.replace(r"^([1-5])\.0+$", r"\1", regex=True)
 
 
-def validate(table: pa.Table) -> ValidationResult:
-    """Split ingested rows into valid (typed) rows and rejects with reasons."""
-    import pandas as pd
+def _masked_frame(table: pa.Table):
+    """The frame GX sees: free text masked to its shape (length, null, blank or not).
 
-    df = table.to_pandas()
+    The suite's text checks depend only on that shape, and GX copies offending values into
+    its results and Data Docs, which must never show raw review text (it may hold PII).
+    """
+    import pyarrow.compute as pc
+
+    masked = table
+    for name in ("text", "title"):
+        i = masked.schema.get_field_index(name)
+        masked = masked.set_column(i, name, pc.replace_substring_regex(masked.column(name), r"\S", "x"))
+    df = masked.to_pandas()
     df[ROW] = range(len(df))
     df["rating"] = _normalise_rating(df["rating"])
+    return df
+
+
+def validate(table: pa.Table, docs_dir: str | None = None, run_name: str = "nightly") -> ValidationResult:
+    """Split ingested rows into valid (typed) rows and rejects with reasons.
+
+    With ``docs_dir``, GX also renders its Data Docs (HTML) for this validation there.
+    """
+    import great_expectations as gx
+    import pandas as pd
+
+    df = _masked_frame(table)
     reasons: dict[int, list[str]] = {}
     summary: list[dict] = []
     if len(df):
         ctx = _context()
-        batch = (
-            ctx.data_sources.add_pandas("reviews")
-            .add_dataframe_asset("day")
-            .add_batch_definition_whole_dataframe("all")
-            .get_batch(batch_parameters={"dataframe": df})
-        )
+        if docs_dir:
+            ctx.add_data_docs_site(
+                site_name="nightly",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        batch_def = ctx.data_sources.add_pandas("reviews").add_dataframe_asset("day").add_batch_definition_whole_dataframe("all")
         suite = ctx.suites.add(build_suite())
-        result = batch.validate(
-            suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]}
+        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name="reviews_day", data=batch_def, suite=suite))
+        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["nightly"])] if docs_dir else []
+        checkpoint = ctx.checkpoints.add(
+            gx.Checkpoint(
+                name="reviews_nightly",
+                validation_definitions=[vd],
+                actions=actions,
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
+            )
         )
-        for r in result.results:
+        run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name))
+        results = [r for v in run.run_results.values() for r in v.results]
+        for r in results:
             cfg = r.expectation_config
             reason = (cfg.meta or {}).get("reason", cfg.type)
             rows = [int(u[ROW]) for u in (r.result.get("unexpected_index_list") or [])]
@@ -96,36 +129,37 @@ def validate(table: pa.Table) -> ValidationResult:
                 rows = _later_duplicates(df, rows)
             for i in rows:
                 reasons.setdefault(i, []).append(reason)
-            # Only counts leave this function: GX results quote the offending values.
+            # Only counts leave this function.
             summary.append(
                 {"expectation": cfg.type, "column": cfg.kwargs.get("column"), "success": bool(not rows), "unexpected_count": len(rows)}
             )
-    bad = df[ROW].isin(list(reasons))
+    bad_idx = sorted(reasons)
+    texts = table.column("text").take(pa.array(bad_idx, pa.int64())).to_pylist() if bad_idx else []
     rejects = [
         {
-            "review_id": rid if isinstance(rid, str) else None,
-            "source_file": src,
-            "source_row": int(line),
+            "review_id": df.at[i, "review_id"] if isinstance(df.at[i, "review_id"], str) else None,
+            "source_file": df.at[i, "source_file"],
+            "source_row": int(df.at[i, "source_row"]),
             "stage": "validate",
             "reason": "; ".join(dict.fromkeys(reasons[i])),
-            "text": text if isinstance(text, str) else None,
+            "text": text,
         }
-        for i, rid, src, line, text in df.loc[bad, [ROW, "review_id", "source_file", "source_row", "text"]].itertuples(
-            index=False
-        )
+        for i, text in zip(bad_idx, texts)
     ]
-    good = df.loc[~bad]
+    keep = pa.array(~df[ROW].isin(bad_idx).to_numpy())
+    good_tbl = table.filter(keep)
+    good = df.loc[~df[ROW].isin(bad_idx)]
     valid = pa.table(
         {
-            "review_id": good["review_id"].astype("string"),
-            "text": good["text"].astype("string"),
-            "title": good["title"].astype("string"),
-            "product_id": good["product_id"].astype("string"),
-            "rating": pd.to_numeric(good["rating"], errors="coerce").astype("Int8"),
-            "created_at": pd.to_datetime(good["created_at"], errors="coerce", utc=True, format="mixed"),
-            "source_file": good["source_file"].astype("string"),
-            "source_row": good["source_row"].astype("int64"),
-            "source_kind": good["source_kind"].astype("string"),
+            "review_id": good_tbl.column("review_id"),
+            "text": good_tbl.column("text"),
+            "title": good_tbl.column("title"),
+            "product_id": good_tbl.column("product_id"),
+            "rating": pa.array(pd.to_numeric(good["rating"], errors="coerce").astype("Int8"), pa.int8()),
+            "created_at": pa.array(pd.to_datetime(good["created_at"], errors="coerce", utc=True, format="mixed"), pa.timestamp("us", tz="UTC")),
+            "source_file": good_tbl.column("source_file"),
+            "source_row": good_tbl.column("source_row"),
+            "source_kind": good_tbl.column("source_kind"),
         }
     )
     valid = valid.cast(VALIDATED) if len(valid) else VALIDATED.empty_table()

@@ -240,16 +240,29 @@ def train_lora(args) -> None:
             {"params": list(model.head.parameters()), "lr": args.head_lr, "weight_decay": 0.0},
         ]
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-    )
-    loss_fn = torch.nn.CrossEntropyLoss()
+    budget = args.time_budget * 60.0  # seconds; 0 = none
 
+    def progress(s: int) -> float:
+        """Fraction of the run done: by steps, or by wall time when a budget is set and
+        binding (then the linear decay still reaches 0 when the budget runs out)."""
+        frac = s / total
+        if budget:
+            frac = max(frac, (time.time() - t_train) / budget)
+        return frac
+
+    def lr_factor(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / max(1, warmup)
+        w = warmup / total
+        return max(0.0, (1.0 - progress(s)) / max(1e-9, 1.0 - w))
+
+    loss_fn = torch.nn.CrossEntropyLoss()
     step, t_train, run_loss, run_acc = 0, time.time(), 0.0, 0.0
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
-    while step < total:
+    while step < total and progress(step) < 1.0:
         for idx in length_bucketed_batches(lengths, args.batch_size, rng):
-            if step >= total:
+            if step >= total or progress(step) >= 1.0:
                 break
             x, m = pad_batch(ids, idx)
             logits = model.head(model.embed(x, m))
@@ -266,10 +279,13 @@ def train_lora(args) -> None:
                 el = time.time() - t_train
                 print(
                     f"step {step}/{total} loss {run_loss:.4f} acc {run_acc:.3f} "
-                    f"{el / step:.3f}s/step eta {el / step * (total - step) / 60:.1f} min",
+                    f"{el / step:.3f}s/step eta {el / step * (total - step) / 60:.1f} min "
+                    f"lr {sched.get_last_lr()[0]:.2e}",
                     flush=True,
                 )
     train_seconds = time.time() - t_train
+    steps_done = step
+    print(f"trained {steps_done}/{total} steps in {train_seconds:.0f}s", flush=True)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -314,7 +330,10 @@ def train_lora(args) -> None:
                     "schedule": "linear warmup then linear decay to 0",
                     "warmup_ratio": args.warmup_ratio,
                     "epochs": args.epochs,
-                    "steps": total,
+                    "steps_planned": total,
+                    "steps_done": steps_done,
+                    "examples_seen": steps_done * args.batch_size,
+                    "time_budget_minutes": args.time_budget,
                     "batch_size": args.batch_size,
                     "max_length_train": args.max_length,
                     "max_length_eval": 256,
@@ -353,6 +372,12 @@ def main(argv: list[str] | None = None) -> None:
     g = ap.add_argument_group("lora")
     g.add_argument("--epochs", type=float, default=1.0)
     g.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    g.add_argument(
+        "--time-budget",
+        type=float,
+        default=0.0,
+        help="minutes of training; if binding, the linear decay follows wall time and ends on it (0: none)",
+    )
     g.add_argument("--subsample", type=int, default=0, help="train on this many random examples (0: all)")
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--max-length", type=int, default=64, help="training truncation (evaluation uses 256)")

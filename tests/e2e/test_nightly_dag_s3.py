@@ -52,7 +52,7 @@ def seeded(s3_lake):
 
 
 def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
-    conf = {"data_root": s3_lake.root, "shard_rows": 25}
+    conf = {"data_root": s3_lake.root, "shard_rows": 25, "max_invalid_fraction": 0.25}
     logs = {d: run_dag(airflow_env, d, conf) for d in (DAY1, DAY2)}
 
     for day, seed in seeded.items():
@@ -92,6 +92,10 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         for prefix in (layout.report("sentiment", day), layout.report("summary", day), layout.report("drift", day), layout.quarantine(day)):
             assert partition_files(s3_lake, prefix) == ["_SUCCESS", "part-00000.parquet"]
         assert partition_files(s3_lake, f"_work/dt={day}") == []
+        assert partition_files(s3_lake, f"_staging/dt={day}") == []
+        # Great Expectations' Data Docs for the day, next to the reports, with no raw text.
+        docs = s3_lake.read_text(manifest["data_docs"])
+        assert "<html" in docs.lower()
 
     drift2 = read(s3_lake, layout.report("drift", DAY2)).to_pylist()
     assert {d["reference_days"] for d in drift2} == {DAY1}

@@ -21,7 +21,7 @@ def run_all(run, model_dir, shard_rows=20):
     redacted = [pipeline.redact(run, s) for s in validated["shards"]]
     scored = [pipeline.score(run, r["shard"], str(model_dir)) for r in redacted]
     drift = pipeline.drift(run, [s["shard"] for s in scored])
-    return pipeline.publish(run, ingested, validated, redacted, scored, drift), ingested
+    return pipeline.publish(run, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5), ingested
 
 
 def test_stages_end_to_end_on_a_local_lake(run, model_dir):
@@ -56,3 +56,68 @@ def test_lost_rows_fail_the_publish(run, model_dir):
     with pytest.raises(pipeline.ReconciliationError, match="read"):
         pipeline.publish(run, ingested, validated, redacted, scored, drift)
     assert not run.lake.exists(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS"))
+
+
+def test_too_many_invalid_rows_fail_after_publishing_the_quarantine(run, model_dir):
+    write_day(run.lake, run.day, n_reviews=20)  # 6 bad records out of ~28
+    with pytest.raises(pipeline.TooManyInvalidRows, match=r"worst files: reviews-web.jsonl \(\d+/\d+\)"):
+        files = pipeline.discover(run)
+        ingested = [pipeline.ingest(run, f, i) for i, f in enumerate(files)]
+        validated = pipeline.validate(run, ingested)
+        redacted = [pipeline.redact(run, s) for s in validated["shards"]]
+        scored = [pipeline.score(run, r["shard"], str(model_dir)) for r in redacted]
+        drift = pipeline.drift(run, [s["shard"] for s in scored])
+        pipeline.publish(run, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.05)
+    assert run.lake.exists(run.lake.uri(layout.quarantine(run.day), "_SUCCESS"))
+    assert not run.lake.exists(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS"))
+    manifest = json.loads(run.lake.read_text(run.lake.uri(layout.manifest(run.day))))
+    assert manifest["status"].startswith("rejected")
+
+
+class FailingLake:
+    """Wraps a lake and fails the n-th copy into a report partition: a publish killed mid-commit."""
+
+    def __init__(self, lake, fail_on_copy: int):
+        self._lake, self._n = lake, fail_on_copy
+
+    def __getattr__(self, name):
+        return getattr(self._lake, name)
+
+    def copy(self, src, dst):
+        if "/_staging/" in src:
+            self._n -= 1
+            if self._n == 0:
+                raise OSError("injected: worker killed during publish")
+        return self._lake.copy(src, dst)
+
+
+def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_retry_completes(run, model_dir):
+    write_day(run.lake, run.day, n_reviews=40)
+    first, _ = run_all(run, model_dir)
+    old = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+
+    # The second attempt's input differs (one more review), so old and new are distinguishable.
+    rerun = pipeline.Run(run.lake, run.day, "manual__second")
+    extra = '{"review_id": "late-1", "text": "Arrived late but works well."}\n'
+    uri = run.lake.uri(layout.raw_reviews(run.day), "reviews-late.jsonl")
+    run.lake.write_text(uri, extra)
+    files = pipeline.discover(rerun)
+    ingested = [pipeline.ingest(rerun, f, i, 20) for i, f in enumerate(files)]
+    validated = pipeline.validate(rerun, ingested, 20)
+    redacted = [pipeline.redact(rerun, s) for s in validated["shards"]]
+    scored = [pipeline.score(rerun, r["shard"], str(model_dir)) for r in redacted]
+    drift = pipeline.drift(rerun, [s["shard"] for s in scored])
+    broken = pipeline.Run(FailingLake(run.lake, fail_on_copy=1), run.day, rerun.run_id)
+    with pytest.raises(OSError, match="injected"):
+        pipeline.publish(broken, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
+    # Readers still see a whole partition: the old sentiment report, untouched.
+    now = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    assert now.equals(old)
+    marker = json.loads(run.lake.read_text(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS")))
+    assert marker["run_id"] == run.run_id
+    # The retry (same run, same inputs) completes it.
+    done = pipeline.publish(rerun, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
+    assert done["rows_reported"] == first["rows_reported"] + 1
+    new = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    assert "late-1" in new.column("review_id").to_pylist()
+    assert not run.lake.list_files(run.lake.uri("_staging")) and not run.lake.list_files(run.lake.uri("_work"))

@@ -43,3 +43,19 @@ def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
 def test_empty_day_validates_to_nothing():
     res = validate(INGESTED.empty_table())
     assert res.valid.num_rows == 0 and res.rejects == []
+
+
+def test_data_docs_are_rendered_without_raw_text(tmp_path):
+    secret = "jane.roe@example.com"
+    t = rows(
+        {"review_id": "a", "text": f"mail {secret}", "rating": "9", "source_file": "a.jsonl", "source_row": 1},
+        {"review_id": "a", "text": f"again {secret}", "source_file": "a.jsonl", "source_row": 2},
+        {"review_id": "b", "text": " ", "source_file": "a.jsonl", "source_row": 3},
+    )
+    res = validate(t, docs_dir=str(tmp_path), run_name="manual__t")
+    assert [r["source_row"] for r in res.rejects] == [1, 2, 3]
+    assert res.rejects[0]["text"] == f"mail {secret}"  # kept in memory for redaction, not in docs
+    pages = list(tmp_path.rglob("*.html"))
+    assert (tmp_path / "index.html").exists() and any("validations" in str(p) for p in pages)
+    for page in pages:
+        assert secret not in page.read_text(errors="ignore")
