@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import os
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,9 @@ def review_sentiment_nightly():
         ctx = get_current_context()
         return pipeline.ingest(_run(), uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
 
-    @task
+    # A day with no input maps ingest/redact/score over nothing (they are skipped); the
+    # downstream stages still run, so the day gets its empty report and says so.
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def validate(ingested: list[dict]) -> dict:
         from nlp_tasks import pipeline
 
@@ -151,14 +153,14 @@ def review_sentiment_nightly():
             run, redacted["shard"], str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
         )
 
-    @task
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def drift(scored: list[dict]) -> dict:
         from nlp_tasks import pipeline
 
         params = get_current_context()["params"]
         return pipeline.drift(_run(), [s["shard"] for s in _materialise(scored)], params["drift_threshold"], params["drift_alpha"])
 
-    @task
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
         from nlp_tasks import pipeline
 

@@ -23,6 +23,7 @@ from .storage import Lake
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_ROWS = 5_000
+QUARANTINE_TEXT_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def discover(run: Run) -> list[str]:
     # A retry of the same run starts from a clean scratch space.
     run.lake.delete_prefix(run.work())
     log.info("discovered %d raw objects for %s", len(files), run.day)
+    if not files:
+        log.warning("no raw input for %s: the day will be published with an empty report", run.day)
     return files
 
 
@@ -106,9 +109,10 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
     q_uri = None
     if result.rejects:
         # Quarantine keeps the text for triage, but only after redaction.
+        # Enough text to triage; a multi-megabyte reject need not be copied whole.
         redacted, _ = redact_batch([r.pop("text") for r in result.rejects])
         for r, t in zip(result.rejects, redacted):
-            r["text_redacted"] = t
+            r["text_redacted"] = t if t is None or len(t) <= QUARANTINE_TEXT_CHARS else t[:QUARANTINE_TEXT_CHARS] + " [...]"
         q_uri = run.work("quarantine", "validate.parquet")
         run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
     out = _write_shards(run, result.valid, "validated", shard_rows)
