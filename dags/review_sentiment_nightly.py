@@ -14,9 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sys
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+# Airflow puts the DAGs folder on sys.path; tests and tools that load this file directly may not.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+from assets import REVIEW_REPORTS  # noqa: E402
+from drift_notifier import DriftNotifier  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,15 @@ def _s3_options(conn_id: str):
         "max_invalid_fraction": Param(
             0.05, type="number", minimum=0, maximum=1, description="fail the run (after publishing the quarantine) above this share of invalid records"
         ),
+        "baseline_date": Param(
+            None,
+            type=["null", "string"],
+            description="use this published day as the drift baseline for this run (default: reference/baseline/ set by `python -m nlp_tasks.drift set-baseline`)",
+        ),
+        "drift_alert": Param(
+            "log", enum=["none", "log", "email", "slack", "fail"], description="how drift is reported; 'fail' fails publish after the reports are live"
+        ),
+        "drift_alert_email": Param(None, type=["null", "string"], description="comma-separated recipients for drift_alert=email"),
         "drift_threshold": Param(0.1, type="number", minimum=0, maximum=1, description="KS statistic needed to flag drift"),
         "drift_alpha": Param(0.05, type="number", minimum=0, maximum=1, description="BH-adjusted p-value needed to flag drift"),
     },
@@ -154,13 +170,26 @@ def review_sentiment_nightly():
         )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def drift(scored: list[dict]) -> dict:
+    def drift(scored: list[dict], model_version: str) -> dict:
         from nlp_tasks import pipeline
+        from nlp_tasks.sentiment import registry
 
+        run = _run()
         params = get_current_context()["params"]
-        return pipeline.drift(_run(), [s["shard"] for s in _materialise(scored)], params["drift_threshold"], params["drift_alpha"])
+        return pipeline.drift(
+            run,
+            [s["shard"] for s in _materialise(scored)],
+            params["drift_threshold"],
+            params["drift_alpha"],
+            tokenizer=str(registry.fetch(run.lake, model_version)),
+            baseline_date=params.get("baseline_date"),
+        )
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    @task(
+        trigger_rule=TriggerRule.NONE_FAILED,
+        outlets=[REVIEW_REPORTS],
+        on_success_callback=DriftNotifier(channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}"),
+    )
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
         from nlp_tasks import pipeline
 
@@ -174,6 +203,17 @@ def review_sentiment_nightly():
             get_current_context()["params"]["max_invalid_fraction"],
         )
         log.info("published: %s", summary)
+        ctx = get_current_context()
+        ctx["outlet_events"][REVIEW_REPORTS].extra = {"dt": summary["dt"], "data_root": ctx["params"]["data_root"]}
+        if ctx["params"]["drift_alert"] == "fail":
+            from nlp_tasks import alerts
+
+            from airflow.sdk.exceptions import AirflowFailException
+
+            try:
+                alerts.dispatch(drift_result, "fail", day=summary["dt"], run_id=ctx["run_id"])
+            except alerts.DriftDetected as e:
+                raise AirflowFailException(str(e)) from None  # no retries: the reports are already published
         return summary
 
     files = discover()
@@ -182,7 +222,7 @@ def review_sentiment_nightly():
     validated = validate(ingested)
     redacted = redact.expand(shard=shards_of(validated))
     scored = score.partial(model_version=model).expand(redacted=redacted)
-    drifted = drift(scored)
+    drifted = drift(scored, model)
     publish(ingested, validated, redacted, scored, drifted)
 
 

@@ -1,28 +1,72 @@
-"""Two-sample Kolmogorov-Smirnov drift checks of text features and scores.
+"""Drift checks of text features, scores, the label mix and rating agreement.
 
-A feature drifts only when BOTH the KS statistic (an effect size: the largest gap between
-the two empirical CDFs) passes ``threshold`` AND its Benjamini-Hochberg adjusted p-value is
-below ``alpha``. At large volumes every tiny difference is "significant"; the effect-size
-gate keeps the alarm about differences that matter. Both sides are sampled with a seed.
+Each day is compared with one or more references (``rolling_7d``: the previous reported days
+strictly before the day; ``baseline``: a fixed, published reference partition).
+
+Continuous features use the two-sample Kolmogorov-Smirnov test; its statistic D (the largest
+gap between the two empirical CDFs) is the effect size. The two categorical features use a
+chi-square test of homogeneity on the counts, with the total variation distance (TVD: half
+the L1 distance between the two share vectors, i.e. the share of reviews that would have to
+change class) as the effect size:
+
+* ``label_mix`` (negative/neutral/positive): KS assumes a continuous distribution; on three
+  codes its p-value is far too conservative and its D depends on an arbitrary ordering of the
+  classes. Chi-square is the textbook test for a categorical mix, and TVD is on the same 0..1
+  scale as D (for a binary feature TVD *is* the KS D), so one threshold reads the same for all.
+* ``rating_agreement``: the share of rated reviews whose predicted label matches the stars
+  (1-2 negative, 3 neutral, 4-5 positive), a label-free proxy for model quality; tested as a
+  2x2 table (agree/disagree, today/reference), effect = the absolute change in agreement.
+
+A feature drifts only when BOTH the effect size passes ``threshold`` AND its Benjamini-Hochberg
+adjusted p-value is below ``alpha``. At large volumes every tiny difference is "significant";
+the effect-size gate keeps the alarm about differences that matter, and the p-value gate keeps
+small samples from alarming on noise. All the day's tests (every feature against every
+reference) form one BH family, since the day's verdict looks at all of them. Both sides are
+capped at ``max_sample`` rows with a seeded sample, so the test has the same power (and cost)
+at 1k and at 100M rows a day.
+
+Command line::
+
+    python -m nlp_tasks.drift set-baseline --data-root ROOT --date YYYY-MM-DD
 """
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
+import os
 import re
+import sys
+import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FEATURES = (
+CONTINUOUS = (
     "text_length",
     "word_count",
     "avg_word_length",
     "unique_word_ratio",
     "non_letter_share",
+    "unk_share",
     "pii_per_review",
     "score",
 )
+# Categorical features: name -> category codes (the feature arrays hold these integer codes).
+CATEGORICAL = {
+    "label_mix": ("negative", "neutral", "positive"),
+    "rating_agreement": ("disagree", "agree"),
+}
+FEATURES = CONTINUOUS + tuple(CATEGORICAL)
+LABEL_CODES = {name: i for i, name in enumerate(CATEGORICAL["label_mix"])}
+STARS_TO_LABEL = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
+
+# Columns of reports/sentiment that the features need (no other column is read).
+REPORT_COLUMNS = ["text_redacted", "pii_entities", "score", "label", "rating"]
+BASELINE_PREFIX = "reference/baseline"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -35,6 +79,7 @@ class DriftConfig:
     min_rows: int = 20
 
 
+# -- features ---------------------------------------------------------------------------
 def text_features(texts: list[str]) -> dict[str, np.ndarray]:
     arr = pa.array(texts, pa.string()).fill_null("")
     length = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -53,10 +98,72 @@ def text_features(texts: list[str]) -> dict[str, np.ndarray]:
         }
 
 
-def report_features(table: pa.Table) -> dict[str, np.ndarray]:
-    feats = text_features(table.column("text_redacted").to_pylist())
+def tokenizer_file(path: str | os.PathLike | None) -> str | None:
+    """``path`` may be a model folder (holding tokenizer.json) or the tokenizer.json itself."""
+    if path is None:
+        return None
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "tokenizer.json")
+    return path if os.path.isfile(path) else None
+
+
+@lru_cache(maxsize=4)
+def _load_tokenizer(path: str):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(path)
+    tok.no_padding()  # the model's tokenizer.json pads and truncates; shares need neither
+    tok.no_truncation()
+    return tok
+
+
+def unk_share(texts: list[str | None], tokenizer: str | os.PathLike) -> np.ndarray:
+    """Per text, the share of its tokens that the tokenizer maps to [UNK] (0 for empty text)."""
+    path = tokenizer_file(tokenizer)
+    if path is None:
+        raise FileNotFoundError(f"no tokenizer.json at {tokenizer}")
+    tok = _load_tokenizer(path)
+    unk = tok.get_vocab().get("[UNK]")
+    if unk is None:
+        model = json.loads(tok.to_str()).get("model", {})
+        unk = tok.token_to_id(model.get("unk_token") or "[UNK]")
+    out = np.zeros(len(texts), dtype=np.float64)
+    batch = 1024
+    for start in range(0, len(texts), batch):
+        chunk = [t or "" for t in texts[start:start + batch]]
+        for i, enc in enumerate(tok.encode_batch(chunk, add_special_tokens=False)):
+            ids = enc.ids
+            if ids:
+                out[start + i] = sum(1 for x in ids if x == unk) / len(ids)
+    return out
+
+
+def label_codes(labels) -> np.ndarray:
+    return np.array([LABEL_CODES[l] for l in labels if l in LABEL_CODES], dtype=np.int64)
+
+
+def agreement_flags(ratings, labels) -> np.ndarray:
+    """1 where the label matches the stars, 0 where not; unrated rows are left out."""
+    return np.array(
+        [int(STARS_TO_LABEL.get(int(r)) == l) for r, l in zip(ratings, labels) if r is not None and int(r) in STARS_TO_LABEL],
+        dtype=np.int64,
+    )
+
+
+def report_features(table: pa.Table, tokenizer: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """Features of report rows (columns of REPORT_COLUMNS; missing optional ones are skipped)."""
+    texts = table.column("text_redacted").to_pylist()
+    feats = text_features(texts)
+    if tokenizer_file(tokenizer) is not None:
+        feats["unk_share"] = unk_share(texts, tokenizer)
     feats["pii_per_review"] = table.column("pii_entities").to_numpy(zero_copy_only=False).astype(np.float64)
     feats["score"] = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+    if "label" in table.column_names:
+        labels = table.column("label").to_pylist()
+        feats["label_mix"] = label_codes(labels)
+        if "rating" in table.column_names:
+            feats["rating_agreement"] = agreement_flags(table.column("rating").to_pylist(), labels)
     return feats
 
 
@@ -67,23 +174,71 @@ def sample(table: pa.Table, n: int, seed: int) -> pa.Table:
     return table.take(pa.array(idx))
 
 
-def ks_drift(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str) -> list[dict]:
-    from scipy.stats import false_discovery_control, ks_2samp
+def _cap(a: np.ndarray, n: int, seed: int) -> np.ndarray:
+    if len(a) <= n:
+        return a
+    return a[np.random.default_rng(seed).choice(len(a), size=n, replace=False)]
+
+
+# -- tests ------------------------------------------------------------------------------
+def _categorical_test(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, float]:
+    """(TVD, chi-square p-value) of two samples of integer codes 0..k-1."""
+    from scipy.stats import chi2_contingency
+
+    ca = np.bincount(a, minlength=k)[:k].astype(np.float64)
+    cb = np.bincount(b, minlength=k)[:k].astype(np.float64)
+    tvd = 0.5 * float(np.abs(ca / ca.sum() - cb / cb.sum()).sum())
+    keep = (ca + cb) > 0
+    if keep.sum() < 2:  # one class only on both sides: nothing can differ
+        return 0.0, 1.0
+    res = chi2_contingency(np.vstack([ca[keep], cb[keep]]))
+    return tvd, float(res.pvalue)
+
+
+def compare(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str) -> list[dict]:
+    """One row per feature with the raw test result (no multiple-testing adjustment yet)."""
+    from scipy.stats import ks_2samp
 
     rows = []
-    for f in FEATURES:
+    for i, f in enumerate(FEATURES):
         a, b = today.get(f), reference.get(f)
+        row = {
+            "feature": f,
+            "reference": reference_name,
+            "test": "chi2" if f in CATEGORICAL else "ks",
+            "statistic": None,
+            "p_value": None,
+            "n_today": int(0 if a is None else len(a)),
+            "n_reference": int(0 if b is None else len(b)),
+            "mean_today": None,
+            "mean_reference": None,
+        }
+        rows.append(row)
         if a is None or b is None or len(a) < cfg.min_rows or len(b) < cfg.min_rows:
-            rows.append(
-                {"feature": f, "reference": reference_name, "statistic": None, "p_value": None, "n_today": int(0 if a is None else len(a)),
-                 "n_reference": int(0 if b is None else len(b))}
-            )
             continue
-        res = ks_2samp(a, b)
-        rows.append(
-            {"feature": f, "reference": reference_name, "statistic": float(res.statistic), "p_value": float(res.pvalue),
-             "n_today": int(len(a)), "n_reference": int(len(b))}
-        )
+        # Seeded caps per side: the same rows are drawn for every feature of one side.
+        a = _cap(np.asarray(a), cfg.max_sample, cfg.seed)
+        b = _cap(np.asarray(b), cfg.max_sample, cfg.seed + 1)
+        row["n_today"], row["n_reference"] = int(len(a)), int(len(b))
+        if f in CATEGORICAL:
+            stat, p = _categorical_test(a, b, len(CATEGORICAL[f]))
+            # For label_mix the "mean" is the negative share; for agreement the agreement share.
+            pick = 0 if f == "label_mix" else 1
+            row["mean_today"], row["mean_reference"] = float(np.mean(a == pick)), float(np.mean(b == pick))
+        else:
+            with warnings.catch_warnings():  # small samples with ties: scipy falls back to asymp
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = ks_2samp(a, b)
+            stat, p = float(res.statistic), float(res.pvalue)
+            row["mean_today"], row["mean_reference"] = float(np.mean(a)), float(np.mean(b))
+        row["statistic"], row["p_value"] = stat, p
+    return rows
+
+
+def judge(rows: list[dict], cfg: DriftConfig) -> list[dict]:
+    """Benjamini-Hochberg over all tested rows, then the verdict per row (in place)."""
+    from scipy.stats import false_discovery_control
+
     tested = [r for r in rows if r["p_value"] is not None]
     if tested:
         adjusted = false_discovery_control([r["p_value"] for r in tested], method="bh")
@@ -102,6 +257,19 @@ def ks_drift(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg
     return rows
 
 
+def ks_drift(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str) -> list[dict]:
+    """Compare with one reference and judge (BH within this reference's tests)."""
+    return judge(compare(today, reference, cfg, reference_name), cfg)
+
+
+def drift_rows(today: dict[str, np.ndarray], references: dict[str, dict[str, np.ndarray] | None], cfg: DriftConfig) -> list[dict]:
+    """Compare with every reference (None = no data) and judge all tests as one BH family."""
+    rows = []
+    for name, ref in references.items():
+        rows += compare(today, ref or {}, cfg, name)
+    return judge(rows, cfg)
+
+
 def day_verdict(rows: list[dict]) -> str:
     verdicts = {r["verdict"] for r in rows}
     if not rows or verdicts == {"insufficient_data"}:
@@ -112,8 +280,8 @@ def day_verdict(rows: list[dict]) -> str:
 DRIFT_SCHEMA = pa.schema(
     [
         ("feature", pa.string()),
-        ("reference", pa.string()),
-        ("statistic", pa.float64()),
+        ("reference", pa.string()),  # rolling_7d | baseline
+        ("statistic", pa.float64()),  # KS D, or TVD for chi2 features
         ("p_value", pa.float64()),
         ("p_adjusted", pa.float64()),
         ("threshold", pa.float64()),
@@ -121,7 +289,94 @@ DRIFT_SCHEMA = pa.schema(
         ("n_today", pa.int64()),
         ("n_reference", pa.int64()),
         ("verdict", pa.string()),
-        ("reference_days", pa.string()),
+        ("reference_days", pa.string()),  # comma-separated dt values the reference was built from
         ("run_id", pa.string()),
+        ("test", pa.string()),  # ks | chi2
+        ("mean_today", pa.float64()),
+        ("mean_reference", pa.float64()),
     ]
 )
+
+
+# -- the fixed baseline -----------------------------------------------------------------
+def baseline_uri(lake) -> str:
+    return lake.uri(BASELINE_PREFIX, "part-00000.parquet")
+
+
+def read_baseline(lake) -> tuple[pa.Table, dict] | None:
+    """The published baseline (table of REPORT_COLUMNS, metadata) or None if none is set."""
+    meta_uri = lake.uri(BASELINE_PREFIX, "_SUCCESS")
+    if not lake.exists(meta_uri):
+        return None
+    meta = json.loads(lake.read_text(meta_uri))
+    table = lake.read_parquet(baseline_uri(lake))
+    return table.select([c for c in REPORT_COLUMNS if c in table.column_names]), meta
+
+
+def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
+    """A published reports/sentiment partition, or None if it is not complete."""
+    from . import layout
+
+    prefix = lake.uri(layout.report("sentiment", day))
+    if not lake.exists(prefix + "/_SUCCESS"):
+        return None
+    files = lake.list_files(prefix, (".parquet",))
+    tables = [lake.read_parquet(f) for f in files]
+    if not tables:
+        return None
+    table = pa.concat_tables(tables)
+    if columns:
+        table = table.select([c for c in columns if c in table.column_names])
+    return table
+
+
+def set_baseline(lake, day: str) -> dict:
+    """Publish ``reports/sentiment/dt=day`` (the feature columns only) as the fixed baseline.
+
+    One object is replaced in one write, then ``_SUCCESS`` (with the source date) is written;
+    readers see the old baseline or the new one.
+    """
+    from . import layout
+
+    layout.check_date(day)
+    table = read_report_day(lake, day, REPORT_COLUMNS)
+    if table is None:
+        raise FileNotFoundError(f"no complete reports/sentiment partition for {day} under {lake.root}")
+    lake.write_parquet(table, baseline_uri(lake))
+    meta = {
+        "dt": day,
+        "rows": table.num_rows,
+        "source": lake.uri(layout.report("sentiment", day)),
+        "set_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    lake.write_text(lake.uri(BASELINE_PREFIX, "_SUCCESS"), json.dumps(meta) + "\n")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .storage import Lake
+
+    p = argparse.ArgumentParser(prog="python -m nlp_tasks.drift", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sb = sub.add_parser("set-baseline", help="publish a reported day as the fixed drift baseline")
+    sb.add_argument("--data-root", required=True)
+    sb.add_argument("--date", required=True, help="YYYY-MM-DD of a published reports/sentiment partition")
+    sh = sub.add_parser("show-baseline", help="print the current baseline's metadata")
+    sh.add_argument("--data-root", required=True)
+    args = p.parse_args(argv)
+    lake = Lake(args.data_root)
+    if args.cmd == "set-baseline":
+        try:
+            meta = set_baseline(lake, args.date)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(meta))
+        return 0
+    found = read_baseline(lake)
+    print(json.dumps(found[1] if found else None))
+    return 0 if found else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

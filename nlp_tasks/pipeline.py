@@ -101,7 +101,7 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
     shards = [s for item in ingested for s in item["shards"]]
     table = pa.concat_tables([run.lake.read_parquet(s) for s in shards]) if shards else INGESTED.empty_table()
     with tempfile.TemporaryDirectory() as docs:
-        result = gx_validate(table, docs_dir=docs, run_name=run.run_id)
+        result = gx_validate(table, docs_dir=docs, run_name=run.run_id, day=run.day)
         docs_uri = run.work("data_docs")
         for f in sorted(Path(docs).rglob("*")):
             if f.is_file():
@@ -198,7 +198,11 @@ def _read_many(run: Run, uris: list[str], columns: list[str] | None = None) -> p
 
 
 def reference_days(run: Run, window: int = 7) -> list[str]:
-    """Reported days strictly before this one, newest `window` of them within `window` days."""
+    """Reported days strictly before this one, newest `window` of them within `window` days.
+
+    Only days before ``run.day`` count, so a backfill of an old date compares with the window
+    as it was for that date, never with days reported after it.
+    """
     day = dt.date.fromisoformat(run.day)
     out = []
     for d in run.lake.list_dirs(run.lake.uri("reports", "sentiment")):
@@ -211,34 +215,78 @@ def reference_days(run: Run, window: int = 7) -> list[str]:
             continue
         if day - dt.timedelta(days=window) <= other < day and run.lake.exists(d + "/_SUCCESS"):
             out.append(name[3:])
-    return sorted(out)
+    return sorted(out)[-window:]
 
 
-def drift(run: Run, scored: list[str], threshold: float = 0.1, alpha: float = 0.05, window: int = 7) -> dict:
-    from .drift import DRIFT_SCHEMA, DriftConfig, day_verdict, ks_drift, report_features, sample
+def drift(
+    run: Run,
+    scored: list[str],
+    threshold: float = 0.1,
+    alpha: float = 0.05,
+    window: int = 7,
+    *,
+    tokenizer: str | None = None,
+    baseline_date: str | None = None,
+    use_baseline: bool = True,
+    max_sample: int = 50_000,
+) -> dict:
+    """Compare today's scored rows with the rolling window and (if any) the fixed baseline.
 
-    cfg = DriftConfig(threshold=threshold, alpha=alpha)
-    cols = ["text_redacted", "pii_entities", "score"]
+    ``tokenizer``: the model folder (or its tokenizer.json) for the [UNK]-share feature.
+    ``baseline_date``: use that day's published report as the baseline instead of the one
+    published under ``reference/baseline/`` (``set-baseline``). Nothing of the text leaves here.
+    """
+    from . import drift as D
+
+    cfg = D.DriftConfig(threshold=threshold, alpha=alpha, max_sample=max_sample)
+    cols = D.REPORT_COLUMNS
     today = _read_many(run, scored, cols)
+
+    def features(table: pa.Table | None, seed: int) -> dict | None:
+        if table is None or table.num_rows == 0:
+            return None
+        return D.report_features(D.sample(table, cfg.max_sample, seed), tokenizer)
+
     days = reference_days(run, window)
-    ref_uris = [u for d in days for u in run.lake.list_files(run.lake.uri(layout.report("sentiment", d)), (".parquet",))]
-    ref = _read_many(run, ref_uris, cols)
-    name = f"rolling_{window}d"
-    if today is None or ref is None:
-        rows = ks_drift({}, {}, cfg, name)
-    else:
-        rows = ks_drift(
-            report_features(sample(today, cfg.max_sample, cfg.seed)), report_features(sample(ref, cfg.max_sample, cfg.seed + 1)), cfg, name
-        )
+    ref_tables = [t for t in (D.read_report_day(run.lake, d, cols) for d in days) if t is not None]
+    rolling = pa.concat_tables(ref_tables, promote_options="permissive") if ref_tables else None
+    rolling_name = f"rolling_{window}d"
+    references: dict = {rolling_name: features(rolling, cfg.seed + 1)}
+    ref_days = {rolling_name: days}
+
+    baseline = None
+    if baseline_date:
+        table = D.read_report_day(run.lake, baseline_date, cols)
+        baseline = (table, {"dt": baseline_date}) if table is not None else None
+        if baseline is None:
+            log.warning("baseline_date %s has no complete report partition: baseline skipped", baseline_date)
+    elif use_baseline:
+        baseline = D.read_baseline(run.lake)
+    if baseline is not None and baseline[1].get("dt") != run.day:
+        references["baseline"] = features(baseline[0], cfg.seed + 2)
+        ref_days["baseline"] = [baseline[1].get("dt", "")]
+
+    today_feats = features(today, cfg.seed)
+    rows = D.drift_rows(today_feats or {}, references, cfg)
     for r in rows:
-        r["reference_days"] = ",".join(days)
+        r["reference_days"] = ",".join(ref_days[r["reference"]])
         r["run_id"] = run.run_id
     uri = run.work("drift", "part-00000.parquet")
-    run.lake.write_parquet(pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), uri)
-    verdict = day_verdict(rows)
-    drifted = [r["feature"] for r in rows if r["verdict"] == "drift"]
-    log.info("drift against %s (%s): %s %s", name, ",".join(days) or "no reference days", verdict, drifted)
-    return {"uri": uri, "verdict": verdict, "drifted": drifted, "reference_days": days}
+    run.lake.write_parquet(pa.Table.from_pylist(rows, schema=D.DRIFT_SCHEMA), uri)
+    verdict = D.day_verdict(rows)
+    by_ref = {name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references}
+    drifted = sorted({f for fs in by_ref.values() for f in fs}, key=D.FEATURES.index)
+    log.info("drift against %s: %s %s", {k: ",".join(v) or "-" for k, v in ref_days.items()}, verdict, by_ref)
+    return {
+        "uri": uri,
+        "verdict": verdict,
+        "drifted": drifted,
+        "drifted_by_reference": by_ref,
+        "reference_days": days,
+        "baseline_date": ref_days.get("baseline", [None])[0],
+        "threshold": threshold,
+        "alpha": alpha,
+    }
 
 
 # -- 7. publish -------------------------------------------------------------------------
@@ -365,6 +413,13 @@ def publish(
             lake.copy(f, docs_prefix + f[len(validated["data_docs"]):])
         manifest["data_docs"] = docs_prefix + "/index.html"
     lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
+    try:
+        from . import html_report
+
+        manifest["html_report"] = html_report.write_day(lake, run.day, run.run_id)
+        lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
+    except Exception:  # the reports are committed; a missing chart page must not fail the night
+        log.exception("html report for %s not written", run.day)
     lake.delete_prefix(staging)
     lake.delete_prefix(run.work())
     log.info("published %s in %.2fs: %d in, %d reported, %d quarantined", run.day, time.perf_counter() - t0, rows_in, report.num_rows, quarantine.num_rows)
@@ -378,6 +433,7 @@ def publish(
         "drift_verdict": drift_result["verdict"],
         "model_versions": versions,
         "report_uri": lake.uri(layout.report("sentiment", run.day)),
+        "html_report_uri": manifest.get("html_report"),
     }
 
 
@@ -407,6 +463,7 @@ SUMMARY_SCHEMA = pa.schema(
         ("pii_entities", pa.int64()),
         ("drift_verdict", pa.string()),
         ("run_id", pa.string()),
+        ("rows_rated", pa.int64()),  # reported rows with a star rating: the base of rating_agreement
     ]
 )
 
@@ -445,6 +502,7 @@ def build_summary(run: Run, report: pa.Table, quarantine: pa.Table, rows_in: int
             "pii_entities": int(part["pii_entities"].sum()) if n else 0,
             "drift_verdict": verdict,
             "run_id": run.run_id,
+            "rows_rated": int(part["rating"].notna().sum()) if n else 0,
         }
 
     rows.append(agg("overall", None, df, rows_in, quarantine.num_rows))

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 100_000
 ROW = "_row"
+CREATED_TS = "_created_at_ts"
+# Reviews stamped up to a day after their partition are accepted (time zones, clock skew).
+FUTURE_GRACE_DAYS = 1
 VALID_RATINGS = ["1", "2", "3", "4", "5"]
 
 
@@ -28,8 +31,12 @@ class ValidationResult:
     expectations: list[dict]  # expectation type, column, success, unexpected_count
 
 
-def build_suite():
-    """The expectation suite for the canonical review schema, in code."""
+def build_suite(latest_created_at=None):
+    """The expectation suite for the canonical review schema, in code.
+
+    ``latest_created_at`` bounds created_at from above. It is derived from the partition date,
+    not the wall clock, so a backfill next year judges the day exactly as tonight's run did.
+    """
     import great_expectations as gx
 
     E = gx.expectations
@@ -46,6 +53,12 @@ def build_suite():
         E.ExpectColumnValuesToBeDateutilParseable(column="created_at", meta={"reason": "created_at not a parseable date"}),
     ):
         suite.add_expectation(exp)
+    if latest_created_at is not None:
+        suite.add_expectation(
+            E.ExpectColumnValuesToBeBetween(
+                column=CREATED_TS, max_value=latest_created_at, meta={"reason": "created_at in the future"}
+            )
+        )
     return suite
 
 
@@ -73,6 +86,7 @@ def _masked_frame(table: pa.Table):
     The suite's text checks depend only on that shape, and GX copies offending values into
     its results and Data Docs, which must never show raw review text (it may hold PII).
     """
+    import pandas as pd
     import pyarrow.compute as pc
 
     masked = table
@@ -82,10 +96,13 @@ def _masked_frame(table: pa.Table):
     df = masked.to_pandas()
     df[ROW] = range(len(df))
     df["rating"] = _normalise_rating(df["rating"])
+    df[CREATED_TS] = pd.to_datetime(df["created_at"], errors="coerce", utc=True, format="mixed")
     return df
 
 
-def validate(table: pa.Table, docs_dir: str | None = None, run_name: str = "nightly") -> ValidationResult:
+def validate(
+    table: pa.Table, docs_dir: str | None = None, run_name: str = "nightly", day: str | None = None
+) -> ValidationResult:
     """Split ingested rows into valid (typed) rows and rejects with reasons.
 
     With ``docs_dir``, GX also renders its Data Docs (HTML) for this validation there.
@@ -108,7 +125,10 @@ def validate(table: pa.Table, docs_dir: str | None = None, run_name: str = "nigh
                 },
             )
         batch_def = ctx.data_sources.add_pandas("reviews").add_dataframe_asset("day").add_batch_definition_whole_dataframe("all")
-        suite = ctx.suites.add(build_suite())
+        latest = None
+        if day:
+            latest = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1 + FUTURE_GRACE_DAYS)
+        suite = ctx.suites.add(build_suite(latest))
         vd = ctx.validation_definitions.add(gx.ValidationDefinition(name="reviews_day", data=batch_def, suite=suite))
         actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["nightly"])] if docs_dir else []
         checkpoint = ctx.checkpoints.add(
@@ -156,7 +176,7 @@ def validate(table: pa.Table, docs_dir: str | None = None, run_name: str = "nigh
             "title": good_tbl.column("title"),
             "product_id": good_tbl.column("product_id"),
             "rating": pa.array(pd.to_numeric(good["rating"], errors="coerce").astype("Int8"), pa.int8()),
-            "created_at": pa.array(pd.to_datetime(good["created_at"], errors="coerce", utc=True, format="mixed"), pa.timestamp("us", tz="UTC")),
+            "created_at": pa.array(good[CREATED_TS], pa.timestamp("us", tz="UTC")),
             "source_file": good_tbl.column("source_file"),
             "source_row": good_tbl.column("source_row"),
             "source_kind": good_tbl.column("source_kind"),

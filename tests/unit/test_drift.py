@@ -1,13 +1,39 @@
-"""KS drift: effect size AND BH-adjusted p-value, seeded sampling, text features."""
+"""Drift: KS / chi-square with an effect-size gate AND BH-adjusted p-values, seeded sampling caps,
+text and tokenizer features, two references (rolling window + fixed baseline), alerts."""
 from __future__ import annotations
 
-import numpy as np
+import http.server
+import json
+import logging
+import subprocess
+import sys
+import threading
 
-from nlp_tasks.drift import FEATURES, DriftConfig, day_verdict, ks_drift, text_features
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from nlp_tasks import alerts, layout, pipeline
+from nlp_tasks.drift import (
+    CONTINUOUS,
+    FEATURES,
+    DriftConfig,
+    _cap,
+    agreement_flags,
+    day_verdict,
+    drift_rows,
+    ks_drift,
+    label_codes,
+    main,
+    read_baseline,
+    text_features,
+    unk_share,
+)
+from nlp_tasks.schema import SENTIMENT_REPORT
 
 
 def features(rng, n, shift=0.0):
-    return {f: rng.normal(0, 1, n) + (shift if f == "text_length" else 0.0) for f in FEATURES}
+    return {f: rng.normal(0, 1, n) + (shift if f == "text_length" else 0.0) for f in CONTINUOUS}
 
 
 def test_same_distribution_is_quiet_and_a_shift_is_caught():
@@ -21,6 +47,7 @@ def test_same_distribution_is_quiet_and_a_shift_is_caught():
     assert [r["feature"] for r in shifted if r["verdict"] == "drift"] == ["text_length"]
     row = [r for r in shifted if r["feature"] == "text_length"][0]
     assert row["statistic"] >= cfg.threshold and row["p_adjusted"] < cfg.alpha and row["p_adjusted"] >= row["p_value"]
+    assert row["test"] == "ks" and row["mean_today"] > row["mean_reference"]
 
 
 def test_significant_but_tiny_effects_do_not_alarm():
@@ -29,11 +56,13 @@ def test_significant_but_tiny_effects_do_not_alarm():
     rows = ks_drift(features(rng, 200_000, shift=0.05), ref, DriftConfig(), "r")
     tl = [r for r in rows if r["feature"] == "text_length"][0]
     assert tl["p_adjusted"] < 0.05 and tl["statistic"] < 0.1 and tl["verdict"] == "ok"
+    assert tl["n_today"] == DriftConfig().max_sample  # capped per side
 
 
 def test_no_reference_is_reported_as_such():
     rows = ks_drift({}, {}, DriftConfig(), "rolling_7d")
     assert day_verdict(rows) == "no_reference" and all(r["verdict"] == "insufficient_data" for r in rows)
+    assert [r["feature"] for r in rows] == list(FEATURES)
 
 
 def test_text_features():
@@ -42,3 +71,228 @@ def test_text_features():
     assert f["unique_word_ratio"][0] == 2 / 3
     assert f["text_length"].tolist() == [18, 0, 0, 7]
     assert f["non_letter_share"][3] == 1.0
+
+
+def test_unk_share_with_the_model_tokenizer(model_dir):
+    shares = unk_share(["a perfectly ordinary review", "☃ ☃ ☃ 😀", "", None], model_dir)  # a model folder
+    assert shares[0] == 0.0 and shares[1] == 1.0 and shares[2] == 0.0 and shares[3] == 0.0
+    assert unk_share(["great ☃"], model_dir / "tokenizer.json")[0] == 0.5  # or the file itself
+    with pytest.raises(FileNotFoundError):
+        unk_share(["x"], model_dir / "nope")
+
+
+def test_categorical_features_use_chi_square_and_tvd():
+    rng = np.random.default_rng(3)
+    mix = lambda n, p: rng.choice(3, size=n, p=p)  # noqa: E731
+    cfg = DriftConfig()
+    ref = {"label_mix": mix(20_000, [0.3, 0.15, 0.55])}
+    quiet = ks_drift({"label_mix": mix(20_000, [0.3, 0.15, 0.55])}, ref, cfg, "r")
+    moved = ks_drift({"label_mix": mix(20_000, [0.45, 0.15, 0.40])}, ref, cfg, "r")
+    q = [r for r in quiet if r["feature"] == "label_mix"][0]
+    m = [r for r in moved if r["feature"] == "label_mix"][0]
+    assert q["test"] == m["test"] == "chi2" and q["verdict"] == "ok"
+    assert m["verdict"] == "drift" and m["statistic"] == pytest.approx(0.15, abs=0.02)  # 15 points moved
+    assert m["mean_today"] == pytest.approx(0.45, abs=0.02)  # negative share
+    assert label_codes(["negative", "positive", "neutral", "bogus"]).tolist() == [0, 2, 1]
+    assert agreement_flags([1, None, 3, 5, 4], ["negative", "positive", "positive", "positive", "neutral"]).tolist() == [1, 0, 1, 0]
+
+
+# -- the acceptance simulation: 100 days x 1M rows ----------------------------------------
+MU, SIGMA = np.log(220.0), 0.8  # review length in characters: lognormal, median 220, long tail
+MIX = np.cumsum([0.30, 0.15])  # negative / neutral / positive = 30% / 15% / 55%
+
+
+def _day(rng, n=1_000_000):
+    z = rng.standard_normal(n, dtype=np.float32)
+    u = rng.random(n, dtype=np.float32)
+    return z, (u > MIX[0]).astype(np.int8) + (u > MIX[1])
+
+
+def _length(z, log_shift=0.0):
+    return np.maximum(1.0, np.rint(np.exp(MU + SIGMA * (z + log_shift))))
+
+
+def test_simulated_days_at_one_million_rows():
+    """No alarm on >= 95/100 days from the reference distribution; a 0.3-SD length shift is
+    caught on >= 95/100 days, whether the shift is 0.3 SD of log-length (length x e^(0.3 sigma),
+    the harder case: KS D ~ 0.12) or 0.3 SD of length itself added to every review (D ~ 0.26,
+    the heavy tail makes the SD large)."""
+    cfg = DriftConfig()  # threshold 0.1, alpha 0.05, 50k cap per side
+    rng = np.random.default_rng(20261117)
+    z_ref, c_ref = _day(rng, 7_000_000)  # the rolling window: 7 days of 1M
+    ref_len = _length(z_ref)
+    sd = float(ref_len.std())
+    reference = {"text_length": _cap(ref_len, cfg.max_sample, cfg.seed + 1), "label_mix": _cap(c_ref.astype(np.int64), cfg.max_sample, cfg.seed + 1)}
+    del z_ref, c_ref, ref_len
+    alarms = {"null": 0, "log_shift": 0, "additive_shift": 0}
+    for day in range(100):
+        z, codes = _day(rng)
+        codes = codes.astype(np.int64)
+        length = _length(z)
+        days = {
+            "null": length,
+            "log_shift": _length(z, 0.3),
+            "additive_shift": length + 0.3 * sd,
+        }
+        for name, today_len in days.items():
+            rows = drift_rows({"text_length": today_len, "label_mix": codes}, {"rolling_7d": reference}, cfg)
+            alarms[name] += day_verdict(rows) == "drift"
+            if day == 0:
+                tl = [r for r in rows if r["feature"] == "text_length"][0]
+                assert tl["n_today"] == tl["n_reference"] == cfg.max_sample
+    assert alarms["null"] <= 5, alarms
+    assert alarms["log_shift"] >= 95 and alarms["additive_shift"] >= 95, alarms
+
+
+# -- two references through pipeline.drift ----------------------------------------------
+def _report(rng, n, day, long=False, text="fine words here"):
+    lengths = rng.integers(40, 60, n) * (4 if long else 1)
+    texts = [(text + " ") * int(k // 16) for k in lengths]
+    scores = rng.beta(2, 2, n).astype(np.float32)
+    labels = np.where(scores < 0.4, "negative", np.where(scores < 0.6, "neutral", "positive"))
+    cols = {name: [None] * n for name in SENTIMENT_REPORT.names}
+    cols.update(
+        review_id=[f"{day}-{i}" for i in range(n)],
+        product_id=[f"p{i % 4}" for i in range(n)],
+        rating=rng.integers(1, 6, n).astype(np.int8).tolist(),
+        text_redacted=texts,
+        label=labels.tolist(),
+        score=scores.tolist(),
+        pii_entities=rng.integers(0, 2, n).astype(np.int32).tolist(),
+        run_id=["r"] * n,
+    )
+    return pa.table(cols, schema=SENTIMENT_REPORT)
+
+
+def publish_report(lake, day, table):
+    prefix = lake.uri(layout.report("sentiment", day))
+    lake.write_parquet(table, prefix + "/part-00000.parquet")
+    lake.write_text(prefix + "/_SUCCESS", "{}\n")
+
+
+def _scored(run, table):
+    uri = run.work("scored", "part-00000.parquet")
+    run.lake.write_parquet(table, uri)
+    return [uri]
+
+
+def test_rolling_window_and_baseline(local_lake, model_dir):
+    rng = np.random.default_rng(4)
+    for d in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-20"):
+        publish_report(local_lake, d, _report(rng, 400, d, long=(d == "2026-11-01")))
+    # set-baseline through the CLI (a real subprocess), from the long-text day.
+    out = subprocess.run(
+        [sys.executable, "-m", "nlp_tasks.drift", "set-baseline", "--data-root", local_lake.root, "--date", "2026-11-01"],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads(out.stdout)["dt"] == "2026-11-01"
+    table, meta = read_baseline(local_lake)
+    assert meta["rows"] == 400 and "text_redacted" in table.column_names and "review_id" not in table.column_names
+    assert main(["set-baseline", "--data-root", local_lake.root, "--date", "2026-10-01"]) == 1  # not published
+
+    # A backfill of 11-06: the window is the days before it (not 11-20), the baseline is fixed.
+    run = pipeline.Run(local_lake, "2026-11-06", "backfill-1")
+    res = pipeline.drift(run, _scored(run, _report(rng, 400, "2026-11-06")), tokenizer=str(model_dir))
+    assert res["reference_days"] == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05"]
+    assert res["baseline_date"] == "2026-11-01"
+    rows = local_lake.read_parquet(res["uri"]).to_pylist()
+    assert {r["reference"] for r in rows} == {"rolling_7d", "baseline"} and len(rows) == 2 * len(FEATURES)
+    base = {r["feature"]: r for r in rows if r["reference"] == "baseline"}
+    assert base["text_length"]["verdict"] == "drift" and base["text_length"]["reference_days"] == "2026-11-01"
+    assert base["unk_share"]["verdict"] in ("ok", "drift") and base["unk_share"]["n_today"] == 400
+    assert res["verdict"] == "drift" and "text_length" in res["drifted_by_reference"]["baseline"]
+    assert "fine words" not in json.dumps(res)  # no text in XCom
+
+    # A Param baseline_date overrides the published baseline; no tokenizer -> unk_share not tested.
+    res2 = pipeline.drift(run, _scored(run, _report(rng, 400, "2026-11-06")), baseline_date="2026-11-02")
+    rows2 = local_lake.read_parquet(res2["uri"]).to_pylist()
+    b2 = {r["feature"]: r for r in rows2 if r["reference"] == "baseline"}
+    assert b2["text_length"]["verdict"] == "ok" and b2["text_length"]["reference_days"] == "2026-11-02"
+    assert b2["unk_share"]["verdict"] == "insufficient_data"
+
+    # The first day ever: no window, and the baseline is the day itself -> no reference.
+    first = pipeline.Run(local_lake, "2026-11-01", "first")
+    res3 = pipeline.drift(first, _scored(first, _report(rng, 50, "2026-11-01")))
+    assert res3["verdict"] == "no_reference" and res3["baseline_date"] is None
+
+
+# -- alerts -------------------------------------------------------------------------------
+RESULT = {
+    "verdict": "drift", "drifted": ["text_length"], "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
+    "reference_days": ["2026-11-01", "2026-11-02"], "baseline_date": None,
+}
+ROWS = [{"feature": "text_length", "reference": "rolling_7d", "test": "ks", "statistic": 0.21, "p_adjusted": 1e-9,
+         "threshold": 0.1, "alpha": 0.05, "n_today": 50000, "n_reference": 50000, "verdict": "drift"}]
+
+
+def test_alert_channels(caplog):
+    subject, body = alerts.format_alert(RESULT, "2026-11-03", "run-1", rows=ROWS, report_url="http://x/r")
+    assert "text_length" in subject and "KS D 0.210" in body and "http://x/r" in body
+    with caplog.at_level(logging.WARNING):
+        assert alerts.dispatch(RESULT, "log", day="2026-11-03", run_id="run-1", rows=ROWS) == "log"
+    assert "drift on 2026-11-03" in caplog.text
+    assert alerts.dispatch({"verdict": "ok"}, "log", day="d") is None
+    assert alerts.dispatch(RESULT, "none", day="d") is None
+    with pytest.raises(alerts.DriftDetected):
+        alerts.dispatch(RESULT, "fail", day="d")
+    with pytest.raises(alerts.DriftDetected):
+        alerts.enforce(RESULT, "fail")
+    alerts.enforce(RESULT, "log")
+    alerts.enforce({"verdict": "ok"}, "fail")
+    with pytest.raises(ValueError):
+        alerts.dispatch(RESULT, "pager", day="d")
+
+
+def test_slack_alert_posts_to_the_webhook():
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/hook/secret"
+        assert alerts.dispatch(RESULT, "slack", day="2026-11-03", slack_webhook=url) == "slack"
+        srv.server_close()
+    finally:
+        srv.shutdown()
+    assert "text_length" in got[0]["text"]
+    with pytest.raises(RuntimeError) as e:
+        alerts.send_slack(url, "x", timeout=2)  # server gone
+    assert "secret" not in str(e.value)
+
+
+def test_drift_notifier_callback(tmp_path, caplog, capsys, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    sys.path.insert(0, str(pipeline.__file__).rsplit("/nlp_tasks/", 1)[0] + "/dags")
+    try:
+        from drift_notifier import DriftNotifier
+    finally:
+        sys.path.pop(0)
+    from airflow.sdk.bases.notifier import BaseNotifier
+
+    class TI:
+        def __init__(self, value):
+            self.value = value
+
+        def xcom_pull(self, task_ids):
+            assert task_ids == "drift"
+            return self.value
+
+    notifier = DriftNotifier(channel="{{ params.drift_alert }}")
+    assert isinstance(notifier, BaseNotifier)
+    ctx = {"ti": TI(RESULT), "params": {"drift_alert": "log", "run_date": "2026-11-03"}, "run_id": "run-1"}
+    with caplog.at_level(logging.WARNING):
+        notifier(ctx)  # the way Airflow calls a callback: renders templates, then notify()
+    logged = lambda: caplog.text + capsys.readouterr().out  # noqa: E731  (Airflow may route logs via structlog)
+    assert "drift on 2026-11-03" in logged() and notifier.channel == "log"
+    caplog.clear()
+    DriftNotifier(channel="log")({"ti": TI({"verdict": "ok"}), "params": {}, "run_id": "r"})
+    assert "drift on" not in logged()

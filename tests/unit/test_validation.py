@@ -23,11 +23,13 @@ def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
         {"review_id": "long", "text": "x" * (MAX_TEXT_CHARS + 1), "source_file": "a.jsonl", "source_row": 6},
         {"review_id": "ok2", "text": "four point oh", "rating": "4.0", "created_at": None, "source_file": "a.jsonl", "source_row": 7},
         {"review_id": "ok3", "text": "no rating", "rating": None, "source_file": "a.jsonl", "source_row": 8},
+        {"review_id": "fut", "text": "from the future", "created_at": "2026-01-05T00:00:00Z", "source_file": "a.jsonl", "source_row": 9},
+        {"review_id": "late", "text": "a day late is fine", "created_at": "2026-01-02T23:00:00+00:00", "source_file": "a.jsonl", "source_row": 10},
     )
-    res = validate(t)
+    res = validate(t, day="2026-01-01")
     assert res.valid.schema == VALIDATED
-    assert res.valid.column("review_id").to_pylist() == ["ok1", "ok2", "ok3"]
-    assert res.valid.column("rating").to_pylist() == [5, 4, None]
+    assert res.valid.column("review_id").to_pylist() == ["ok1", "ok2", "ok3", "late"]
+    assert res.valid.column("rating").to_pylist() == [5, 4, None, 5]
     why = {(r["source_file"], r["source_row"]): r["reason"] for r in res.rejects}
     assert why[("a.jsonl", 2)] == "missing review_id"
     assert why[("a.jsonl", 3)] == "empty text"
@@ -35,6 +37,7 @@ def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
     assert why[("a.jsonl", 5)] == "created_at not a parseable date"
     assert why[("b.csv", 2)] == "duplicate review_id"  # the first seen (a.jsonl:1) is kept
     assert why[("a.jsonl", 6)].startswith("text longer than")
+    assert why[("a.jsonl", 9)] == "created_at in the future"
     assert len(res.rejects) + res.valid.num_rows == t.num_rows
     failing = {e["column"] for e in res.expectations if not e["success"]}
     assert {"review_id", "text", "rating", "created_at"} <= failing

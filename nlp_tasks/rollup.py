@@ -1,0 +1,158 @@
+"""Weekly rollup of the daily summaries: ``reports/rollup/week=YYYY-Www/part-00000.parquet``.
+
+The week is the ISO week (Monday..Sunday) containing the given day; the rollup reads that
+week's published summary partitions (at most 7) and replaces the week's partition in one
+write, so it can run after every nightly publish and is complete (``complete = true``) once
+all seven days are in. Shares and the mean score are weighted by reported rows, rating
+agreement by rated rows; counts are sums.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+from . import layout
+
+log = logging.getLogger(__name__)
+
+
+def iso_week(day: str) -> str:
+    y, w, _ = dt.date.fromisoformat(layout.check_date(day)).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def week_days(week: str) -> list[str]:
+    y, w = week.split("-W")
+    monday = dt.date.fromisocalendar(int(y), int(w), 1)
+    return [(monday + dt.timedelta(days=i)).isoformat() for i in range(7)]
+
+
+def rollup_prefix(week: str) -> str:
+    return f"reports/rollup/week={week}"
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("scope", pa.string()),
+            ("product_id", pa.string()),
+            ("days", pa.int64()),
+            ("first_day", pa.string()),
+            ("last_day", pa.string()),
+            ("complete", pa.bool_()),
+            ("rows_in", pa.int64()),
+            ("rows_reported", pa.int64()),
+            ("rows_quarantined", pa.int64()),
+            ("rows_rated", pa.int64()),
+            ("negative_share", pa.float64()),
+            ("neutral_share", pa.float64()),
+            ("positive_share", pa.float64()),
+            ("mean_score", pa.float64()),
+            ("rating_agreement", pa.float64()),
+            ("pii_entities", pa.int64()),
+            ("drift_days", pa.int64()),
+            ("run_id", pa.string()),
+        ]
+    )
+
+
+def read_summaries(lake, days: list[str]):
+    """The published summary partitions among ``days`` as one pandas frame with a dt column."""
+    import pandas as pd
+
+    frames = []
+    for d in days:
+        prefix = lake.uri(layout.report("summary", d))
+        if not lake.exists(prefix + "/_SUCCESS"):
+            continue
+        for f in lake.list_files(prefix, (".parquet",)):
+            df = lake.read_parquet(f).to_pandas()
+            df["dt"] = d
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def aggregate(df, week: str, run_id: str = ""):
+    """Roll a frame of daily summary rows up to one row per scope/product."""
+    import numpy as np
+    import pyarrow as pa
+
+    if "rows_rated" not in df.columns:  # partitions written before rows_rated existed
+        df["rows_rated"] = np.nan
+    df = df.copy()
+    # Agreement weights: rated rows where known, else reported rows.
+    df["_agree_w"] = df["rows_rated"].where(df["rows_rated"].notna(), df["rows_reported"]).astype(float)
+    df.loc[df["rating_agreement"].isna(), "_agree_w"] = 0.0
+    all_days = sorted(df["dt"].unique())
+    rows = []
+    for (scope, product), part in df.groupby(["scope", df["product_id"].fillna("")], sort=True):
+        n = part["rows_reported"].fillna(0).astype(float)
+        tot = n.sum()
+
+        def wmean(col, w=n, total=tot):
+            vals = part[col].astype(float)
+            ok = vals.notna() & (w > 0)
+            return float((vals[ok] * w[ok]).sum() / w[ok].sum()) if ok.any() and w[ok].sum() > 0 else None
+
+        def isum(col):
+            vals = part[col]
+            return int(vals.sum()) if vals.notna().any() else None
+
+        days = sorted(part["dt"].unique())
+        rows.append(
+            {
+                "scope": scope,
+                "product_id": product or None,
+                "days": len(days),
+                "first_day": days[0],
+                "last_day": days[-1],
+                "complete": len(all_days) == 7,
+                "rows_in": isum("rows_in"),
+                "rows_reported": int(tot),
+                "rows_quarantined": isum("rows_quarantined"),
+                "rows_rated": isum("rows_rated"),
+                "negative_share": wmean("negative_share"),
+                "neutral_share": wmean("neutral_share"),
+                "positive_share": wmean("positive_share"),
+                "mean_score": wmean("mean_score"),
+                "rating_agreement": wmean("rating_agreement", part["_agree_w"]),
+                "pii_entities": isum("pii_entities"),
+                "drift_days": int((part["drift_verdict"] == "drift").sum()),
+                "run_id": run_id,
+            }
+        )
+    rows.sort(key=lambda r: (r["scope"] != "overall", r["product_id"] or ""))
+    return pa.Table.from_pylist(rows, schema=_schema())
+
+
+def rollup_week(lake, day: str, run_id: str = "") -> dict:
+    """(Re)build the rollup of the ISO week containing ``day``; returns a small dict for XCom."""
+    week = iso_week(day)
+    days = week_days(week)
+    df = read_summaries(lake, days)
+    prefix = lake.uri(rollup_prefix(week))
+    if df is None:
+        log.warning("no published summary in %s: rollup not written", week)
+        return {"week": week, "days": [], "uri": None}
+    table = aggregate(df, week, run_id)
+    uri = prefix + "/part-00000.parquet"
+    lake.write_parquet(table, uri)
+    for stale in lake.list_files(prefix):
+        if stale != uri:
+            lake.delete(stale)
+    present = sorted(df["dt"].unique().tolist())
+    lake.write_text(prefix + "/_SUCCESS", json.dumps({"run_id": run_id, "rows": table.num_rows, "days": present}) + "\n")
+    log.info("rollup %s from %d days (%s): %d rows", week, len(present), ",".join(present), table.num_rows)
+    return {"week": week, "days": present, "uri": uri, "rows": table.num_rows}
+
+
+def latest_summary_day(lake) -> str | None:
+    days = []
+    for d in lake.list_dirs(lake.uri("reports", "summary")):
+        name = d.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith("dt=") and lake.exists(d + "/_SUCCESS"):
+            days.append(name[3:])
+    return max(days) if days else None
