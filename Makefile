@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NLP_TASKS_MODEL_DIR := $(CURDIR)/build/model
 
-.PHONY: all venv model airflow demo test test-unit test-e2e bench clean distclean
+.PHONY: all venv model airflow demo test test-unit test-e2e test-integration bench clean distclean
 
 all: demo
 
@@ -32,7 +32,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 venv: $(BIN)/.installed
 
 # The full model = all-MiniLM-L6-v2 from its pip wheel + the committed delta, exported to ONNX.
-build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delta/*) nlp_tasks/sentiment/export.py nlp_tasks/sentiment/modeling.py
+build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delta/* nlp_tasks/sentiment/delta/adapter/*) nlp_tasks/sentiment/export.py nlp_tasks/sentiment/modeling.py
 	$(BIN)/python -m nlp_tasks.sentiment build --out build/model
 	touch $@
 
@@ -55,6 +55,11 @@ test-unit: venv model
 
 test-e2e: venv model
 	$(BIN)/python -m pytest -q -rs tests/e2e
+
+# A real deployment: api-server, scheduler, dag-processor and Celery workers against the local
+# PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), plus the deployment files' checks.
+test-integration: venv model
+	$(BIN)/python -m pytest -q -rs tests/integration
 
 clean:
 	rm -rf lake .airflow build .pytest_cache

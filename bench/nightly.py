@@ -1,0 +1,137 @@
+"""Whole-night benchmark: N generated reviews through the real DAG, per-stage cost.
+
+    python bench/nightly.py 100000 [--scales 1,10,100] [--shard-rows 5000]
+
+For each of N, N/10 and N/100 it writes a realistic raw day (JSONL, CSV, Parquet reviews of
+mixed lengths with some PII and a few bad rows, plus PDFs) to a fresh local lake, runs
+`airflow dags test review_sentiment_nightly` for it (a real Airflow run with its own
+SQLite metadata DB), then reads the task instances' start/end times from that DB and prints
+per stage: wall seconds (first start to last end), busy task-seconds, rows/s, and the share
+of the run spent outside model inference; plus the run's peak RSS (`dags test` runs every
+task in one process, so this bounds every task's).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DAY = "2026-06-01"
+STAGES = ["discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "score", "drift", "publish"]
+
+
+def airflow_env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "NLP_TASKS_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        GX_ANALYTICS_ENABLED="false",
+        HF_HUB_OFFLINE="1",
+        NLP_TASKS_MODEL_DIR=os.environ.get("NLP_TASKS_MODEL_DIR", str(REPO / "build" / "model")),
+        NLP_TASKS_CACHE=str(home / "cache"),
+    )
+    return env
+
+
+def task_times(db: Path) -> list[tuple[str, int, float, float]]:
+    con = sqlite3.connect(db)
+    rows = con.execute("select task_id, map_index, start_date, end_date from task_instance where start_date is not null").fetchall()
+    con.close()
+    parse = lambda s: dt.datetime.fromisoformat(str(s)).timestamp()  # noqa: E731
+    return [(t, m, parse(s), parse(e)) for t, m, s, e in rows if e is not None]
+
+
+def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
+    from nlp_tasks.sample_data import write_day
+    from nlp_tasks.storage import Lake
+
+    lake = Lake(str(workdir / "lake"))
+    seed = write_day(lake, DAY, n_reviews=n)
+    home = workdir / "airflow"
+    home.mkdir()
+    env = airflow_env(home)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    conf = json.dumps({"data_root": lake.root, "shard_rows": shard_rows})
+    t0 = time.time()
+    proc = subprocess.run(
+        [sys.executable, "-c", BODY, airflow, DAY, conf], env=env, capture_output=True, text=True
+    )
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"DAG run failed for N={n}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+    peak_kb = int(proc.stdout.strip().splitlines()[-1])
+    times = task_times(home / "airflow.db")
+    manifest = json.loads(lake.read_text(lake.uri(f"manifests/dt={DAY}/manifest.json")))
+    stages = {}
+    for stage in STAGES:
+        mine = [x for x in times if x[0] == stage]
+        if not mine:
+            continue
+        busy = sum(e - s for _, _, s, e in mine)
+        span = max(e for *_, e in mine) - min(s for _, _, s, _ in mine)
+        stages[stage] = {"tasks": len(mine), "wall_s": round(span, 2), "busy_s": round(busy, 2), "rows_per_s": round(manifest["rows_in"] / busy, 0) if busy else None}
+    run_span = max(e for *_, e in times) - min(s for _, _, s, _ in times)
+    inference = stages.get("score", {}).get("busy_s", 0.0)
+    return {
+        "n_reviews": n,
+        "rows_in": manifest["rows_in"],
+        "rows_reported": manifest["rows_reported"],
+        "rows_quarantined": manifest["rows_quarantined"],
+        "process_wall_s": round(wall, 1),
+        "dag_run_span_s": round(run_span, 1),
+        "inference_s": round(inference, 1),
+        "share_outside_inference": round(1 - inference / wall, 3),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "stages": stages,
+        "records_expected": seed["records"],
+    }
+
+
+# Runs `airflow dags test` in a child so its peak RSS (every task runs in it) can be read.
+BODY = """
+import resource, subprocess, sys
+airflow, day, conf = sys.argv[1:4]
+p = subprocess.run([airflow, "dags", "test", "review_sentiment_nightly", day, "-c", conf], capture_output=True, text=True)
+sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
+if p.returncode:
+    sys.exit(p.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", type=int)
+    ap.add_argument("--scales", default="100,10,1", help="divisors of N to run, in order")
+    ap.add_argument("--shard-rows", type=int, default=5000)
+    args = ap.parse_args()
+    results = []
+    for div in [int(x) for x in args.scales.split(",")]:
+        n = max(1, args.n // div)
+        with tempfile.TemporaryDirectory(prefix=f"nightly-{n}-") as tmp:
+            r = one_night(n, args.shard_rows, Path(tmp))
+        results.append(r)
+        print(f"\nN={n}: {r['rows_in']} rows in, {r['process_wall_s']} s wall, inference {r['inference_s']} s, "
+              f"outside inference {r['share_outside_inference']:.0%}, peak RSS {r['peak_rss_mb']} MB", flush=True)
+        print(f"  {'stage':<14}{'tasks':>6}{'wall s':>9}{'busy s':>9}{'rows/s':>10}")
+        for stage, s in r["stages"].items():
+            print(f"  {stage:<14}{s['tasks']:>6}{s['wall_s']:>9}{s['busy_s']:>9}{s['rows_per_s'] or '-':>10}")
+    print("\n" + json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
