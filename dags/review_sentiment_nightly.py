@@ -82,8 +82,10 @@ def _s3_options(conn_id: str):
 
 @dag(
     dag_id="review_sentiment_nightly",
-    # The run for day D starts once D is over (data interval [D 01:30, D+1 01:30)), so ds = D.
-    schedule=CronDataIntervalTimetable("30 1 * * *", timezone="UTC"),
+    # The run for day D starts once D is over (data interval [D, D+1) UTC), so its logical
+    # date, ds, is the partition it processes: `airflow backfill create --from-date D1
+    # --to-date D2` reprocesses exactly D1..D2.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=4,
@@ -157,8 +159,14 @@ def review_sentiment_nightly():
 
         return pipeline.redact(_run(), shard)
 
+    # Scoring maps over a plain list, not over redact's mapped output: Airflow 3.3 can mark a
+    # mapped-over-mapped task "removed" when a backfill re-runs a day, publishing no scores.
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def redacted_shards(redacted: list[dict]) -> list[str]:
+        return [r["shard"] for r in _materialise(redacted)]
+
     @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=4)
-    def score(redacted: dict, model_version: str) -> dict:
+    def score(shard: str, model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
 
@@ -166,7 +174,7 @@ def review_sentiment_nightly():
         params = get_current_context()["params"]
         model_dir = registry.fetch(run.lake, model_version)
         return pipeline.score(
-            run, redacted["shard"], str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
+            run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
         )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -221,7 +229,7 @@ def review_sentiment_nightly():
     ingested = ingest.expand(uri=files)
     validated = validate(ingested)
     redacted = redact.expand(shard=shards_of(validated))
-    scored = score.partial(model_version=model).expand(redacted=redacted)
+    scored = score.partial(model_version=model).expand(shard=redacted_shards(redacted))
     drifted = drift(scored, model)
     publish(ingested, validated, redacted, scored, drifted)
 

@@ -324,6 +324,12 @@ def publish(
     from .pii import ENTITY_TYPES
 
     t0 = time.perf_counter()
+    # Every validated shard must have been redacted and scored exactly once.
+    expected = sorted(posixpath.basename(u) for u in validated["shards"])
+    for stage, outputs in (("redact", redacted), ("score", scored)):
+        got = sorted(posixpath.basename(o["shard"]) for o in outputs)
+        if got != expected:
+            raise ReconciliationError(f"{run.day}: {stage} produced {len(got)} shards for {len(expected)} validated shards")
     report = _read_many(run, [s["shard"] for s in scored])
     if report is None:
         report = SENTIMENT_REPORT.empty_table()

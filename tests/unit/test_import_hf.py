@@ -1,0 +1,69 @@
+"""Any Hugging Face AutoModelForSequenceClassification checkpoint goes through the same export
+path into the registry: proven with a small randomly initialised DistilBERT built here."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nlp_tasks.sentiment import registry
+from nlp_tasks.sentiment.engine import SentimentEngine
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, model_dir):
+    import torch
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = DistilBertConfig(vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=2, max_position_embeddings=512)
+    model = DistilBertForSequenceClassification(cfg).eval()
+    out = tmp_path_factory.mktemp("tiny-distilbert")
+    model.save_pretrained(out)
+    # The BERT uncased WordPiece vocabulary is DistilBERT's too.
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(model_dir / name, out / name)
+    return out, model
+
+
+def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local_lake, monkeypatch):
+    import torch
+    from tokenizers import Tokenizer
+
+    from transformers import AutoModelForSequenceClassification
+
+    ckpt, _ = checkpoint
+    torch_model = AutoModelForSequenceClassification.from_pretrained(str(ckpt)).eval()  # what the folder holds
+    out = tmp_path / "exported"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlp_tasks.sentiment", "import-hf", "--checkpoint", str(ckpt), "--out", str(out),
+         "--data-root", local_lake.root],
+        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["version"].startswith("distilbert-") and set(meta["variants"].values()) <= {p.name for p in out.iterdir()}
+    assert registry.versions(local_lake) == [meta["version"]]
+
+    texts = ["a short one", "another, somewhat longer review text about a kettle", "x"]
+    engine = SentimentEngine(out, provider="cpu", variant="fp32")
+    got = engine.predict_proba(texts)
+    tok = Tokenizer.from_file(str(ckpt / "tokenizer.json"))
+    tok.no_padding()  # the shipped tokenizer.json pads to 128; the reference must not
+    with torch.no_grad():
+        want = []
+        for t in texts:
+            ids = torch.tensor([tok.encode(t).ids])
+            want.append(torch.softmax(torch_model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits, -1)[0, 1].item())
+    np.testing.assert_allclose(got, np.array(want, dtype=np.float32), atol=1e-4)
+
+    # Served from the registry like the default model.
+    monkeypatch.setenv("NLP_TASKS_CACHE", str(tmp_path / "cache"))
+    registry.set_alias(local_lake, meta["version"])
+    fetched = registry.fetch(local_lake, registry.resolve(local_lake))
+    assert SentimentEngine(fetched, provider="cpu").version == meta["version"]
