@@ -58,6 +58,18 @@ def s3_endpoint(tmp_path_factory):
 S3_KEYS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
 
 
+def aws_connection(endpoint: str) -> str:
+    """An Airflow `aws` connection (as AIRFLOW_CONN_* JSON) for the moto server."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": S3_KEYS["access_key"],
+            "password": S3_KEYS["secret_key"],
+            "extra": {"endpoint_url": endpoint, "region_name": S3_KEYS["region"]},
+        }
+    )
+
+
 @pytest.fixture
 def s3_bucket(s3_endpoint):
     import boto3
@@ -104,14 +116,7 @@ def airflow_env(tmp_path_factory, s3_endpoint, model_dir):
             "HF_HUB_OFFLINE": "1",
             "NLP_TASKS_MODEL_DIR": str(model_dir),
             "NLP_TASKS_CACHE": str(home / "cache"),
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                {
-                    "conn_type": "aws",
-                    "login": "testing",
-                    "password": "testing",
-                    "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
-                }
-            ),
+            "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         }
     )

@@ -96,6 +96,11 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         # Great Expectations' Data Docs for the day, next to the reports, with no raw text.
         docs = s3_lake.read_text(manifest["data_docs"])
         assert "<html" in docs.lower()
+        # The self-contained HTML day report: embedded charts, aggregates only.
+        page = s3_lake.read_text(manifest["html_report"])
+        assert page.count("data:image/png;base64,") >= 3
+        for raw in RAW_PII:
+            assert raw not in page
 
     drift2 = read(s3_lake, layout.report("drift", DAY2)).to_pylist()
     assert {d["reference_days"] for d in drift2} == {DAY1}

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import aws_connection
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -284,14 +286,7 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir):
             # Scoring goes to the inference queue and pool, served by its own worker.
             "NLP_TASKS_INFERENCE_QUEUE": queues["inference"],
             "NLP_TASKS_INFERENCE_POOL": INFERENCE_POOL,
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                {
-                    "conn_type": "aws",
-                    "login": "testing",
-                    "password": "testing",
-                    "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
-                }
-            ),
+            "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         }
     )

@@ -14,14 +14,20 @@ def run(local_lake):
     return pipeline.Run(local_lake, "2026-02-01", "manual__test")
 
 
-def run_all(run, model_dir, shard_rows=20):
+def stages(run, model_dir, shard_rows=20):
+    """Every stage up to publish, as the DAG chains them; returns publish's arguments."""
     files = pipeline.discover(run)
     ingested = [pipeline.ingest(run, f, i, shard_rows) for i, f in enumerate(files)]
     validated = pipeline.validate(run, ingested, shard_rows)
     redacted = [pipeline.redact(run, s) for s in validated["shards"]]
     scored = [pipeline.score(run, r["shard"], str(model_dir)) for r in redacted]
     drift = pipeline.drift(run, [s["shard"] for s in scored])
-    return pipeline.publish(run, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5), ingested
+    return ingested, validated, redacted, scored, drift
+
+
+def run_all(run, model_dir, shard_rows=20):
+    args = stages(run, model_dir, shard_rows)
+    return pipeline.publish(run, *args, max_invalid_fraction=0.5), args[0]
 
 
 def test_stages_end_to_end_on_a_local_lake(run, model_dir):
@@ -46,12 +52,7 @@ def test_empty_day_publishes_an_empty_report(run, model_dir):
 
 def test_lost_rows_fail_the_publish(run, model_dir):
     write_day(run.lake, run.day, n_reviews=20)
-    files = pipeline.discover(run)
-    ingested = [pipeline.ingest(run, f, i) for i, f in enumerate(files)]
-    validated = pipeline.validate(run, ingested)
-    redacted = [pipeline.redact(run, s) for s in validated["shards"]]
-    scored = [pipeline.score(run, r["shard"], str(model_dir)) for r in redacted]
-    drift = pipeline.drift(run, [s["shard"] for s in scored])
+    ingested, validated, redacted, scored, drift = stages(run, model_dir)
     ingested[0]["records"] += 1  # a row that went nowhere
     with pytest.raises(pipeline.ReconciliationError, match="read"):
         pipeline.publish(run, ingested, validated, redacted, scored, drift)
@@ -60,14 +61,9 @@ def test_lost_rows_fail_the_publish(run, model_dir):
 
 def test_too_many_invalid_rows_fail_after_publishing_the_quarantine(run, model_dir):
     write_day(run.lake, run.day, n_reviews=20)  # 6 bad records out of ~28
+    args = stages(run, model_dir)
     with pytest.raises(pipeline.TooManyInvalidRows, match=r"worst files: reviews-web.jsonl \(\d+/\d+\)"):
-        files = pipeline.discover(run)
-        ingested = [pipeline.ingest(run, f, i) for i, f in enumerate(files)]
-        validated = pipeline.validate(run, ingested)
-        redacted = [pipeline.redact(run, s) for s in validated["shards"]]
-        scored = [pipeline.score(run, r["shard"], str(model_dir)) for r in redacted]
-        drift = pipeline.drift(run, [s["shard"] for s in scored])
-        pipeline.publish(run, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.05)
+        pipeline.publish(run, *args, max_invalid_fraction=0.05)
     assert run.lake.exists(run.lake.uri(layout.quarantine(run.day), "_SUCCESS"))
     assert not run.lake.exists(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS"))
     manifest = json.loads(run.lake.read_text(run.lake.uri(layout.manifest(run.day))))
@@ -101,12 +97,7 @@ def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_ret
     extra = '{"review_id": "late-1", "text": "Arrived late but works well."}\n'
     uri = run.lake.uri(layout.raw_reviews(run.day), "reviews-late.jsonl")
     run.lake.write_text(uri, extra)
-    files = pipeline.discover(rerun)
-    ingested = [pipeline.ingest(rerun, f, i, 20) for i, f in enumerate(files)]
-    validated = pipeline.validate(rerun, ingested, 20)
-    redacted = [pipeline.redact(rerun, s) for s in validated["shards"]]
-    scored = [pipeline.score(rerun, r["shard"], str(model_dir)) for r in redacted]
-    drift = pipeline.drift(rerun, [s["shard"] for s in scored])
+    ingested, validated, redacted, scored, drift = stages(rerun, model_dir)
     broken = pipeline.Run(FailingLake(run.lake, fail_on_copy=1), run.day, rerun.run_id)
     with pytest.raises(OSError, match="injected"):
         pipeline.publish(broken, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
