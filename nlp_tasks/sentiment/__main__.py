@@ -132,7 +132,9 @@ def cmd_list(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Our progress at INFO; libraries (the quantiser logs every tensor at INFO) at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nlp_tasks").setLevel(logging.INFO)
     ap = argparse.ArgumentParser(prog="python -m nlp_tasks.sentiment")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("predict", help="score a JSONL file of {id, text}")
