@@ -11,6 +11,7 @@ imported at parse time; everything heavy is imported inside the tasks.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -25,7 +26,7 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
 from assets import REVIEW_REPORTS  # noqa: E402
 from drift_notifier import DriftNotifier  # noqa: E402
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("nlp_tasks.dags.review_sentiment_nightly")
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
@@ -49,6 +50,30 @@ def _run():
     if root.startswith("s3://"):
         s3 = _s3_options(params["aws_conn_id"])
     return Run(Lake(root, s3), day, ctx["run_id"])
+
+
+@contextlib.contextmanager
+def _stage(stage: str, shard: str | None = None):
+    """Run a stage with run_id/dt/stage/shard on every log line it writes; on success its
+    metrics (rows, seconds, rows/s, errors, PII, model, provider) go to Airflow's Stats."""
+    from nlp_tasks import observability
+
+    run = _run()
+    ctx = get_current_context()
+    name = shard.rsplit("/", 1)[-1] if shard else None
+    with observability.log_context(run_id=run.run_id, dt=run.day, stage=stage, shard=name, map_index=_map_index(ctx)):
+        out: dict = {}
+        yield run, out
+        if "result" in out:
+            from airflow.sdk.observability.stats import Stats
+
+            m = observability.emit(Stats, stage, out["result"], tags={"dag_id": ctx["dag"].dag_id})
+            log.info("stage metrics: %s", m)
+
+
+def _map_index(ctx) -> int | None:
+    i = getattr(ctx.get("ti"), "map_index", -1)
+    return None if i is None or i < 0 else i
 
 
 def _materialise(seq) -> list:
@@ -115,6 +140,12 @@ def _s3_options(conn_id: str):
         "drift_alert_email": Param(None, type=["null", "string"], description="comma-separated recipients for drift_alert=email"),
         "drift_threshold": Param(0.1, type="number", minimum=0, maximum=1, description="KS statistic needed to flag drift"),
         "drift_alpha": Param(0.05, type="number", minimum=0, maximum=1, description="BH-adjusted p-value needed to flag drift"),
+        "price_per_hour": Param(
+            0.10, type="number", minimum=0, description="price of one worker slot per hour (e.g. USD), for the run summary's cost per 1,000 reviews"
+        ),
+        "inference_price_per_hour": Param(
+            None, type=["null", "number"], minimum=0, description="price per hour of the inference (score) slot, e.g. a GPU worker; default price_per_hour"
+        ),
     },
     render_template_as_native_obj=True,
 )
@@ -123,23 +154,26 @@ def review_sentiment_nightly():
     def discover() -> list[str]:
         from nlp_tasks import pipeline
 
-        return pipeline.discover(_run())
+        with _stage("discover") as (run, _):
+            return pipeline.discover(run)
 
     @task
     def resolve_model() -> str:
         from nlp_tasks.sentiment import registry
 
-        run = _run()
-        version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
-        log.info("model for this run: %s", version)
-        return version
+        with _stage("resolve_model") as (run, _):
+            version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
+            log.info("model for this run: %s", version)
+            return version
 
     @task(max_active_tis_per_dagrun=8)
     def ingest(uri: str) -> dict:
         from nlp_tasks import pipeline
 
         ctx = get_current_context()
-        return pipeline.ingest(_run(), uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
+        with _stage("ingest", uri) as (run, out):
+            out["result"] = pipeline.ingest(run, uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
+            return out["result"]
 
     # A day with no input maps ingest/redact/score over nothing (they are skipped); the
     # downstream stages still run, so the day gets its empty report and says so.
@@ -147,7 +181,9 @@ def review_sentiment_nightly():
     def validate(ingested: list[dict]) -> dict:
         from nlp_tasks import pipeline
 
-        return pipeline.validate(_run(), _materialise(ingested), get_current_context()["params"]["shard_rows"])
+        with _stage("validate") as (run, out):
+            out["result"] = pipeline.validate(run, _materialise(ingested), get_current_context()["params"]["shard_rows"])
+            return out["result"]
 
     @task
     def shards_of(validated: dict) -> list[str]:
@@ -157,7 +193,9 @@ def review_sentiment_nightly():
     def redact(shard: str) -> dict:
         from nlp_tasks import pipeline
 
-        return pipeline.redact(_run(), shard)
+        with _stage("redact", shard) as (run, out):
+            out["result"] = pipeline.redact(run, shard)
+            return out["result"]
 
     # Scoring maps over a plain list, not over redact's mapped output: Airflow 3.3 can mark a
     # mapped-over-mapped task "removed" when a backfill re-runs a day, publishing no scores.
@@ -170,28 +208,30 @@ def review_sentiment_nightly():
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
 
-        run = _run()
         params = get_current_context()["params"]
-        model_dir = registry.fetch(run.lake, model_version)
-        return pipeline.score(
-            run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
-        )
+        with _stage("score", shard) as (run, out):
+            model_dir = registry.fetch(run.lake, model_version)
+            out["result"] = pipeline.score(
+                run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
+            )
+            return out["result"]
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def drift(scored: list[dict], model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
 
-        run = _run()
         params = get_current_context()["params"]
-        return pipeline.drift(
-            run,
-            [s["shard"] for s in _materialise(scored)],
-            params["drift_threshold"],
-            params["drift_alpha"],
-            tokenizer=str(registry.fetch(run.lake, model_version)),
-            baseline_date=params.get("baseline_date"),
-        )
+        with _stage("drift") as (run, out):
+            out["result"] = pipeline.drift(
+                run,
+                [s["shard"] for s in _materialise(scored)],
+                params["drift_threshold"],
+                params["drift_alpha"],
+                tokenizer=str(registry.fetch(run.lake, model_version)),
+                baseline_date=params.get("baseline_date"),
+            )
+            return out["result"]
 
     @task(
         trigger_rule=TriggerRule.NONE_FAILED,
@@ -199,19 +239,27 @@ def review_sentiment_nightly():
         on_success_callback=DriftNotifier(channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}"),
     )
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
-        from nlp_tasks import pipeline
+        from nlp_tasks import observability, pipeline
 
-        summary = pipeline.publish(
-            _run(),
-            _materialise(ingested),
-            validated,
-            _materialise(redacted),
-            _materialise(scored),
-            drift_result,
-            get_current_context()["params"]["max_invalid_fraction"],
-        )
-        log.info("published: %s", summary)
+        from airflow.sdk.observability.stats import Stats
+
         ctx = get_current_context()
+        params = ctx["params"]
+        with _stage("publish") as (run, out):
+            summary = pipeline.publish(
+                run,
+                _materialise(ingested),
+                validated,
+                _materialise(redacted),
+                _materialise(scored),
+                drift_result,
+                params["max_invalid_fraction"],
+                price_per_hour=params.get("price_per_hour") or 0.0,
+                inference_price_per_hour=params.get("inference_price_per_hour"),
+            )
+            out["result"] = summary
+            observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
+            log.info("published: %s", summary)
         ctx["outlet_events"][REVIEW_REPORTS].extra = {"dt": summary["dt"], "data_root": ctx["params"]["data_root"]}
         if ctx["params"]["drift_alert"] == "fail":
             from nlp_tasks import alerts

@@ -11,7 +11,7 @@ REVIEW_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 PDF_SUFFIXES = (".pdf",)
 
 # Report tables published per day, each Hive-partitioned by dt.
-REPORT_TABLES = ("sentiment", "summary", "drift")
+REPORT_TABLES = ("sentiment", "summary", "drift", "run_summary")
 
 
 def check_date(day: str) -> str:

@@ -84,7 +84,15 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         "ingested %s: %d records, %d rows, %d quarantined in %.2fs",
         name, result.records, len(result.rows), len(result.rejects), time.perf_counter() - t0,
     )
-    return {"file": uri, "records": result.records, "rows": len(result.rows), "rejected": len(result.rejects), "shards": shards, "quarantine": q_uri}
+    return {
+        "file": uri,
+        "records": result.records,
+        "rows": len(result.rows),
+        "rejected": len(result.rejects),
+        "shards": shards,
+        "quarantine": q_uri,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 # -- 3. validate ------------------------------------------------------------------------
@@ -122,11 +130,13 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
     )
     return {
         "shards": out,
+        "rows": table.num_rows,
         "valid": result.valid.num_rows,
         "rejected": len(result.rejects),
         "quarantine": q_uri,
         "expectations": result.expectations,
         "data_docs": docs_uri if table.num_rows else None,
+        "seconds": round(time.perf_counter() - t0, 3),
     }
 
 
@@ -151,7 +161,7 @@ def redact(run: Run, shard: str) -> dict:
     run.lake.write_parquet(out, uri)
     counts = {t: int(sum(v)) for t, v in per_type.items()}
     log.info("redacted %s: %d rows, %d entities in %.2fs", posixpath.basename(shard), out.num_rows, sum(counts.values()), time.perf_counter() - t0)
-    return {"shard": uri, "rows": out.num_rows, "pii": counts}
+    return {"shard": uri, "rows": out.num_rows, "pii": counts, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 # -- 5. score ---------------------------------------------------------------------------
@@ -188,7 +198,7 @@ def score(run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_
     run.lake.write_parquet(out, uri)
     secs = time.perf_counter() - t0
     log.info("scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s", posixpath.basename(shard), n, secs, n / max(secs, 1e-9), engine.version, engine.choice.provider)
-    return {"shard": uri, "rows": n, "model_version": engine.version, "provider": engine.choice.provider}
+    return {"shard": uri, "rows": n, "model_version": engine.version, "provider": engine.choice.provider, "seconds": round(secs, 3)}
 
 
 # -- 6. drift ---------------------------------------------------------------------------
@@ -238,6 +248,7 @@ def drift(
     """
     from . import drift as D
 
+    t0 = time.perf_counter()
     cfg = D.DriftConfig(threshold=threshold, alpha=alpha, max_sample=max_sample)
     cols = D.REPORT_COLUMNS
     today = _read_many(run, scored, cols)
@@ -286,6 +297,8 @@ def drift(
         "baseline_date": ref_days.get("baseline", [None])[0],
         "threshold": threshold,
         "alpha": alpha,
+        "rows": today.num_rows if today is not None else 0,
+        "seconds": round(time.perf_counter() - t0, 3),
     }
 
 
@@ -313,6 +326,8 @@ def publish(
     scored: list[dict],
     drift_result: dict,
     max_invalid_fraction: float = 0.05,
+    price_per_hour: float = 0.0,
+    inference_price_per_hour: float | None = None,
 ) -> dict:
     """Reconcile counts, stage every table, then make each visible in one step.
 
@@ -320,7 +335,11 @@ def publish(
     them are staged does the commit copy each into its partition as one object (a single
     atomic replace for readers) and write ``_SUCCESS``. A publish killed at any point leaves
     readers the previous complete partition or the new one, and its retry finishes the job.
+
+    The run summary (``reports/run_summary``) prices the task seconds of every stage at
+    ``price_per_hour`` per worker slot (``inference_price_per_hour`` for score, e.g. a GPU).
     """
+    from . import observability
     from .pii import ENTITY_TYPES
 
     t0 = time.perf_counter()
@@ -360,6 +379,21 @@ def publish(
     summary = build_summary(run, report, quarantine, rows_in, pii, drift_result["verdict"])
     versions = sorted(set(report.column("model_version").to_pylist())) if report.num_rows else []
     invalid_fraction = quarantine.num_rows / rows_in if rows_in else 0.0
+    # Publish's own seconds are counted up to here: what follows is a few object writes.
+    run_table, run_brief = observability.run_summary(
+        {
+            "ingest": ingested,
+            "validate": [validated],
+            "redact": redacted,
+            "score": scored,
+            "drift": [drift_result],
+            "publish": [{"rows_in": rows_in, "seconds": time.perf_counter() - t0}],
+        },
+        rows_in,
+        run.run_id,
+        price_per_hour,
+        inference_price_per_hour,
+    )
 
     lake = run.lake
     tables = {
@@ -367,6 +401,7 @@ def publish(
         "summary": (summary, layout.report("summary", run.day)),
         "drift": (lake.read_parquet(drift_result["uri"]), layout.report("drift", run.day)),
         "quarantine": (quarantine.cast(QUARANTINE), layout.quarantine(run.day)),
+        "run_summary": (run_table, layout.report("run_summary", run.day)),
     }
     manifest = {
         "dt": run.day,
@@ -386,6 +421,7 @@ def publish(
         "reference_days": drift_result.get("reference_days", []),
         "model_versions": versions,
         "expectations": validated["expectations"],
+        "run_summary": run_brief,
     }
 
     # 1. Stage everything.
@@ -429,6 +465,12 @@ def publish(
     lake.delete_prefix(staging)
     lake.delete_prefix(run.work())
     log.info("published %s in %.2fs: %d in, %d reported, %d quarantined", run.day, time.perf_counter() - t0, rows_in, report.num_rows, quarantine.num_rows)
+    log.info(
+        "run summary %s: %d reviews, %.1f task-seconds (%.0f%% inference), cost %.6f = %s per 1,000 reviews at %s/h (score at %s/h)",
+        run.day, rows_in, run_brief["task_seconds"], 100 * (run_brief["inference_share"] or 0), run_brief["cost"],
+        "n/a" if run_brief["cost_per_1000_reviews"] is None else f"{run_brief['cost_per_1000_reviews']:.6f}",
+        run_brief["price_per_hour"], run_brief["inference_price_per_hour"],
+    )
     return {
         "dt": run.day,
         "rows_in": rows_in,
@@ -440,6 +482,8 @@ def publish(
         "model_versions": versions,
         "report_uri": lake.uri(layout.report("sentiment", run.day)),
         "html_report_uri": manifest.get("html_report"),
+        "run_summary": run_brief,
+        "seconds": round(time.perf_counter() - t0, 3),
     }
 
 

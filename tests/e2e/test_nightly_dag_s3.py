@@ -52,7 +52,7 @@ def seeded(s3_lake):
 
 
 def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
-    conf = {"data_root": s3_lake.root, "shard_rows": 25, "max_invalid_fraction": 0.25}
+    conf = {"data_root": s3_lake.root, "shard_rows": 25, "max_invalid_fraction": 0.25, "price_per_hour": 0.5}
     logs = {d: run_dag(airflow_env, d, conf) for d in (DAY1, DAY2)}
 
     for day, seed in seeded.items():
@@ -87,9 +87,33 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         assert "[EMAIL]" in blob or "[PHONE]" in blob
         for raw in RAW_PII:
             assert raw not in logs[day]
+        # Structured logs: every line the pipeline writes names the run, the date and the stage;
+        # the mapped stages also name their shard.
+        ours = [l for l in logs[day].splitlines() if "[nlp_tasks." in l]
+        assert len(ours) > 10
+        for line in ours:
+            assert f"dt={day}" in line and "run_id=" in line and "stage=" in line, line
+            if "stage=redact" in line or "stage=score" in line:
+                assert "shard=part-" in line, line
+        assert any("stage metrics:" in l and "stage=score" in l for l in ours)
+
+        # The run summary: rows, task seconds and cost per stage, reconciled with the manifest.
+        stages = {r["stage"]: r for r in read(s3_lake, layout.report("run_summary", day)).to_pylist()}
+        assert list(stages) == ["ingest", "validate", "redact", "score", "drift", "publish", "total"]
+        assert stages["ingest"]["rows"] == stages["total"]["rows"] == seed["records"]
+        assert stages["ingest"]["errors"] + stages["validate"]["errors"] == seed["expected_bad"]
+        assert stages["score"]["rows"] == len(report) and stages["score"]["tasks"] == -(-len(report) // 25)
+        assert stages["score"]["provider"] == "CPUExecutionProvider"
+        for r in stages.values():
+            assert r["task_seconds"] > 0
+            if r["stage"] != "total":
+                assert r["cost"] == pytest.approx(r["task_seconds"] / 3600 * 0.5, rel=1e-3)
+        total = stages["total"]
+        assert total["cost_per_1000_reviews"] == pytest.approx(total["cost"] / seed["records"] * 1000)
+        assert manifest["run_summary"]["cost_per_1000_reviews"] == pytest.approx(total["cost_per_1000_reviews"], rel=1e-3)
 
         # Each published table is one Parquet object plus its _SUCCESS marker.
-        for prefix in (layout.report("sentiment", day), layout.report("summary", day), layout.report("drift", day), layout.quarantine(day)):
+        for prefix in [*(layout.report(t, day) for t in layout.REPORT_TABLES), layout.quarantine(day)]:
             assert partition_files(s3_lake, prefix) == ["_SUCCESS", "part-00000.parquet"]
         assert partition_files(s3_lake, f"_work/dt={day}") == []
         assert partition_files(s3_lake, f"_staging/dt={day}") == []

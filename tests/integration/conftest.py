@@ -7,7 +7,9 @@ as a GPU worker would be) as separate processes, against
 - its own fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth), dropped
   at the end;
 - a Redis database number of its own on 127.0.0.1:6379 (an empty one), flushed at the end;
-- moto's S3 server (the `s3_endpoint` fixture of tests/conftest.py).
+- moto's S3 server (the `s3_endpoint` fixture of tests/conftest.py);
+- a StatsD collector: a UDP socket on 127.0.0.1 that every Airflow process sends its
+  metrics to (`[metrics] statsd_on`), so the test sees what a StatsD server would.
 
 Every process is started in its own process group and that group is ended at teardown,
 whatever happened; the logs of every process are in the Airflow home and are printed when
@@ -22,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -110,6 +113,49 @@ def redis_db():
     finally:
         client.flushdb()
         client.close()
+
+
+class StatsdCollector:
+    """What a StatsD server would receive: every datagram's lines, kept in order."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._lines += data.decode("utf-8", "replace").splitlines()
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+@pytest.fixture
+def statsd_collector():
+    collector = StatsdCollector()
+    yield collector
+    collector.close()
 
 
 # -- the deployment ---------------------------------------------------------------------------
@@ -241,7 +287,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.fixture
-def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir):
+def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir, statsd_collector):
     home = tmp_path / "airflow"
     home.mkdir()
     port = _free_port()
@@ -278,6 +324,11 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir):
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            # Metrics, as a deployment with a StatsD server (or a StatsD exporter) has them.
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(statsd_collector.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
             "GX_ANALYTICS_ENABLED": "false",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
@@ -291,6 +342,7 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir):
         }
     )
     deployment = Deployment(home, env, api_url, queues)
+    deployment.statsd = statsd_collector
     try:
         deployment.cli("db", "migrate", timeout=300)
         deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")

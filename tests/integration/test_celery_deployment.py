@@ -82,7 +82,9 @@ def snapshot(lake, day: str) -> dict:
     manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
     # Drift fields are compared apart (see the end of the test).
     out["manifest"] = {
-        k: v for k, v in manifest.items() if k not in ("run_id", "published_at", "data_docs", "reference_days") and not k.startswith("drift")
+        k: v
+        for k, v in manifest.items()
+        if k not in ("run_id", "published_at", "data_docs", "reference_days", "run_summary") and not k.startswith("drift")
     }
     # The partition's objects. Data Docs file names carry the run id and time: kept apart.
     objects = [
@@ -93,6 +95,59 @@ def snapshot(lake, day: str) -> dict:
     out["objects"] = [o for o in objects if "/data_docs/" not in o]
     out["data_docs"] = [o for o in objects if "/data_docs/" in o]
     return out
+
+
+def statsd_counts(lines: list[str], name: str) -> list[float]:
+    """Values of every sample of metric `name` (`name:value|type[|@rate]`)."""
+    return [float(l.split(":", 1)[1].split("|", 1)[0]) for l in lines if l.split(":", 1)[0] == name]
+
+
+def check_metrics(d, lake, seeded: dict) -> None:
+    """Each stage's metrics reached the StatsD server the deployment is configured with."""
+
+    def publish_metrics_of_four_runs():
+        lines = d.statsd.lines()
+        return lines if len(statsd_counts(lines, "airflow.nlp_tasks.run.rows_in")) >= 4 else None
+
+    lines = d.wait_for("the publish metrics of four runs", publish_metrics_of_four_runs, timeout=30)
+    reported = sum(seed["records"] - seed["expected_bad"] for seed in seeded.values())
+    # Counters add up over the mapped tasks of all four runs: the rows each stage handled.
+    assert sum(statsd_counts(lines, "airflow.nlp_tasks.ingest.rows")) == sum(s["records"] for s in seeded.values())
+    assert sum(statsd_counts(lines, "airflow.nlp_tasks.score.rows")) == reported
+    assert sum(statsd_counts(lines, "airflow.nlp_tasks.redact.rows")) == reported
+    assert sum(statsd_counts(lines, "airflow.nlp_tasks.ingest.errors")) + sum(
+        statsd_counts(lines, "airflow.nlp_tasks.validate.errors")
+    ) == sum(s["expected_bad"] for s in seeded.values())
+    pii = sum(sum(statsd_counts(lines, f"airflow.nlp_tasks.pii.{t}")) for t in ("email", "phone", "card", "ssn", "ip", "iban"))
+    assert pii == sum(json.loads(lake.read_text(lake.uri(layout.manifest(day))))["pii_entities"][t] for day in seeded for t in ("EMAIL", "PHONE", "CARD", "SSN", "IP", "IBAN"))
+    for stage in ("ingest", "validate", "redact", "score", "drift", "publish"):
+        assert statsd_counts(lines, f"airflow.nlp_tasks.{stage}.seconds"), f"no timing for {stage}"
+        assert all(v > 0 for v in statsd_counts(lines, f"airflow.nlp_tasks.{stage}.rows_per_second")), stage
+    version = json.loads(lake.read_text(lake.uri(layout.manifest(TRIGGER_DAY))))["model_versions"][0]
+    assert statsd_counts(lines, f"airflow.nlp_tasks.score.model.{version}.CPUExecutionProvider")
+    costs = statsd_counts(lines, "airflow.nlp_tasks.run.cost_per_1000_reviews")
+    assert len(costs) == 4 and all(c > 0 for c in costs)
+    # Airflow's own metrics travel the same way (the scheduler's heartbeat, task outcomes).
+    assert any(l.startswith("airflow.scheduler_heartbeat:") for l in lines)
+
+
+def check_task_logs(d, runs: dict) -> None:
+    """Every line the pipeline writes in a task log is JSON that names run, date and shard."""
+    checked = 0
+    for run_id, run in runs.items():
+        day = run["logical_date"][:10]
+        for path in sorted((d.home / "logs").glob(f"dag_id={DAG_ID}/run_id={run_id}/task_id=*/**/*.log")):
+            task = path.parts[-3 if "map_index=" in path.parts[-2] else -2].split("=", 1)[1]
+            for line in path.read_text().splitlines():
+                rec = json.loads(line)
+                if not str(rec.get("logger", "")).startswith("nlp_tasks"):
+                    continue
+                assert rec.get("run_id") == run_id and rec.get("dt") == day, (path, line)
+                assert rec.get("stage"), (path, line)
+                if task in ("ingest", "redact", "score"):
+                    assert rec.get("shard") and rec.get("map_index") is not None, (path, line)
+                checked += 1
+    assert checked > 40, checked
 
 
 def _all_objects(lake, prefix: str) -> list[str]:
@@ -147,7 +202,7 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
 
     # 3. Every day's partitions exist and reconcile with what was seeded.
     for day, seed in seeded.items():
-        for prefix in [layout.report(t, day) for t in TABLES] + [layout.quarantine(day)]:
+        for prefix in [layout.report(t, day) for t in (*TABLES, "run_summary")] + [layout.quarantine(day)]:
             assert s3_lake.exists(s3_lake.uri(prefix, "_SUCCESS")), f"{prefix} not published"
         manifest = json.loads(s3_lake.read_text(s3_lake.uri(layout.manifest(day))))
         assert manifest["run_id"] == by_day[day]["dag_run_id"]
@@ -164,6 +219,9 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
         assert len(overall) == 1 and overall[0]["rows_in"] == seed["records"]
         assert overall[0]["rows_reported"] + overall[0]["rows_quarantined"] == seed["records"]
         assert not _all_objects(s3_lake, f"_work/dt={day}") and not _all_objects(s3_lake, f"_staging/dt={day}")
+
+    check_metrics(d, s3_lake, seeded)
+    check_task_logs(d, runs)
 
     # 4. The same backfill again: every run is redone and its partitions replaced with the same content.
     wait_for_backfills(d, 1)

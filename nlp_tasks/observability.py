@@ -1,0 +1,237 @@
+"""Per-stage metrics, log context and the run's cost summary.
+
+Each stage function returns its counts and ``seconds`` (time spent inside the stage). This
+module turns those into
+
+* metrics sent through any StatsD-style client (``incr``/``gauge``/``timing``, ``tags=``):
+  in a task that is Airflow's ``Stats``, so they go wherever the deployment's ``[metrics]``
+  section sends Airflow's own metrics (StatsD, Datadog or OpenTelemetry) and nowhere when
+  metrics are off;
+* a log context (run_id, dt, stage, shard) bound for the duration of a stage, so every log
+  line the stage writes carries it: Airflow's task logger merges structlog's context
+  variables into each record, and :class:`ContextFilter` does the same for plain logging;
+* the run summary: rows, task seconds, rows/s and errors per stage, and what the night cost
+  from a price per worker-hour, as a whole and per 1,000 reviews.
+
+Nothing here sees row data, so nothing here can leak text.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import re
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+PREFIX = "nlp_tasks"
+STAGES = ("ingest", "validate", "redact", "score", "drift", "publish")
+
+# The log context when structlog is not there (plain CLI use); structlog's own context
+# variables are used as well when it is, because that is what Airflow's task logs read.
+_CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("nlp_tasks_log_context", default={})
+
+
+@contextlib.contextmanager
+def log_context(**fields) -> Iterator[dict]:
+    """Bind ``fields`` (run_id, dt, stage, shard...) to every log line written inside."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    token = _CONTEXT.set({**_CONTEXT.get(), **fields})
+    sl_tokens = None
+    try:
+        import structlog
+
+        sl_tokens = structlog.contextvars.bind_contextvars(**fields)
+    except ImportError:
+        pass
+    try:
+        yield _CONTEXT.get()
+    finally:
+        if sl_tokens is not None:
+            import structlog
+
+            structlog.contextvars.reset_contextvars(**sl_tokens)
+        _CONTEXT.reset(token)
+
+
+def current_context() -> dict:
+    return dict(_CONTEXT.get())
+
+
+class ContextFilter(logging.Filter):
+    """Adds the bound context to each record: as attributes (for format strings such as
+    ``%(run_id)s``) and as a ``[k=v ...]`` suffix appended to the message when ``suffix``."""
+
+    def __init__(self, suffix: bool = False):
+        super().__init__()
+        self.suffix = suffix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = _CONTEXT.get()
+        for k, v in ctx.items():
+            setattr(record, k, v)
+        if self.suffix and ctx:
+            record.msg = f"{record.msg} [{' '.join(f'{k}={v}' for k, v in ctx.items())}]"
+        return True
+
+
+# -- metrics ----------------------------------------------------------------------------
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def metric_segment(value: str) -> str:
+    """A value usable as one segment of a StatsD name (dots would add levels)."""
+    return _NAME_UNSAFE.sub("_", str(value))[:80] or "none"
+
+
+def stage_metrics(stage: str, result: dict) -> dict:
+    """The numbers a stage reports, from the dict it returned to XCom."""
+    rows = int(result.get("rows", result.get("valid", result.get("rows_in", 0))) or 0)
+    if stage == "ingest":
+        rows = int(result.get("records", 0))
+    seconds = float(result.get("seconds", 0.0))
+    errors = int(result.get("rejected", 0) or 0)  # rows this stage itself quarantined
+    out = {
+        "stage": stage,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
+        "errors": errors,
+    }
+    if result.get("pii"):
+        out["pii"] = {k: int(v) for k, v in result["pii"].items()}
+    for key in ("model_version", "provider"):
+        if result.get(key):
+            out[key] = result[key]
+    return out
+
+
+def emit(stats, stage: str, result: dict, tags: dict | None = None) -> dict:
+    """Send a stage's metrics through ``stats`` (Airflow's Stats or any StatsD-like client).
+
+    Counters (rows, errors, PII per type) add up over mapped tasks; ``seconds`` is a timer
+    (per task); ``rows_per_second`` a gauge. Model version and provider are tags and, for
+    plain StatsD (which drops tags), also segments of ``nlp_tasks.score.model.<v>.<provider>``.
+    """
+    m = stage_metrics(stage, result)
+    base = f"{PREFIX}.{stage}"
+    tags = {k: metric_segment(v) for k, v in {"stage": stage, **(tags or {})}.items() if v is not None}
+    for key in ("model_version", "provider"):
+        if key in m:
+            tags[key] = metric_segment(m[key])
+    stats.incr(f"{base}.rows", m["rows"], tags=tags)
+    stats.incr(f"{base}.errors", m["errors"], tags=tags)
+    stats.timing(f"{base}.seconds", m["seconds"] * 1000.0, tags=tags)
+    if m["rows_per_second"] is not None:
+        stats.gauge(f"{base}.rows_per_second", m["rows_per_second"], tags=tags)
+    for entity, n in m.get("pii", {}).items():
+        stats.incr(f"{PREFIX}.pii.{metric_segment(entity.lower())}", n, tags=tags)
+    if "model_version" in m:
+        stats.incr(f"{base}.model.{metric_segment(m['model_version'])}.{metric_segment(m.get('provider', 'none'))}", 1, tags=tags)
+    return m
+
+
+def emit_run(stats, summary: dict, tags: dict | None = None) -> None:
+    """Run-level metrics from publish's summary (counts, cost, drift)."""
+    tags = {k: metric_segment(v) for k, v in (tags or {}).items() if v is not None}
+    for key in ("rows_in", "rows_reported", "rows_quarantined", "pii_entities"):
+        stats.gauge(f"{PREFIX}.run.{key}", summary.get(key, 0), tags=tags)
+    cost = summary.get("run_summary") or {}
+    if cost.get("task_seconds") is not None:
+        stats.gauge(f"{PREFIX}.run.task_seconds", cost["task_seconds"], tags=tags)
+    if cost.get("cost_per_1000_reviews") is not None:
+        stats.gauge(f"{PREFIX}.run.cost_per_1000_reviews", cost["cost_per_1000_reviews"], tags=tags)
+    stats.gauge(f"{PREFIX}.run.drift", 1 if summary.get("drift_verdict") == "drift" else 0, tags=tags)
+
+
+# -- run summary --------------------------------------------------------------------------
+RUN_SUMMARY_SCHEMA = pa.schema(
+    [
+        ("stage", pa.string()),  # a stage, or "total"
+        ("tasks", pa.int32()),  # task instances (mapped stages have one per file/shard)
+        ("rows", pa.int64()),  # rows the stage processed (ingest: records read)
+        ("task_seconds", pa.float64()),  # seconds inside the stage, summed over its tasks
+        ("rows_per_second", pa.float64()),  # rows / task_seconds: per worker slot
+        ("errors", pa.int64()),  # rows the stage quarantined
+        ("price_per_hour", pa.float64()),  # price of one worker slot for this stage
+        ("cost", pa.float64()),  # task_seconds / 3600 * price_per_hour
+        ("cost_per_1000_reviews", pa.float64()),  # cost / rows_in * 1000
+        ("model_version", pa.string()),
+        ("provider", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+def run_summary(
+    stage_results: dict[str, list[dict]],
+    rows_in: int,
+    run_id: str,
+    price_per_hour: float,
+    inference_price_per_hour: float | None = None,
+) -> tuple[pa.Table, dict]:
+    """Rows, seconds, throughput, errors and cost per stage and for the whole run.
+
+    ``stage_results``: stage -> the dicts its task(s) returned. ``inference_price_per_hour``
+    prices the score stage (a GPU worker costs more per hour); default ``price_per_hour``.
+    """
+    rows = []
+    for stage in STAGES:
+        results = stage_results.get(stage) or []
+        ms = [stage_metrics(stage, r) for r in results]
+        seconds = sum(m["seconds"] for m in ms)
+        n = sum(m["rows"] for m in ms)
+        price = inference_price_per_hour if stage == "score" and inference_price_per_hour is not None else price_per_hour
+        versions = sorted({m["model_version"] for m in ms if "model_version" in m})
+        providers = sorted({m["provider"] for m in ms if "provider" in m})
+        rows.append(
+            {
+                "stage": stage,
+                "tasks": len(ms),
+                "rows": n,
+                "task_seconds": round(seconds, 3),
+                "rows_per_second": round(n / seconds, 1) if seconds > 0 else None,
+                "errors": sum(m["errors"] for m in ms),
+                "price_per_hour": price,
+                "cost": seconds / 3600.0 * price,
+                "model_version": ",".join(versions) or None,
+                "provider": ",".join(providers) or None,
+            }
+        )
+    total_seconds = sum(r["task_seconds"] for r in rows)
+    total_cost = sum(r["cost"] for r in rows)
+    rows.append(
+        {
+            "stage": "total",
+            "tasks": sum(r["tasks"] for r in rows),
+            "rows": rows_in,
+            "task_seconds": round(total_seconds, 3),
+            "rows_per_second": round(rows_in / total_seconds, 1) if total_seconds > 0 else None,
+            "errors": sum(r["errors"] for r in rows),
+            "price_per_hour": None,
+            "cost": total_cost,
+            "model_version": next((r["model_version"] for r in rows if r["stage"] == "score"), None),
+            "provider": next((r["provider"] for r in rows if r["stage"] == "score"), None),
+        }
+    )
+    for r in rows:
+        r["cost_per_1000_reviews"] = r["cost"] / rows_in * 1000.0 if rows_in else None
+        r["run_id"] = run_id
+    table = pa.Table.from_pylist(rows, schema=RUN_SUMMARY_SCHEMA)
+    total = rows[-1]
+    brief = {
+        "task_seconds": total["task_seconds"],
+        "cost": round(total_cost, 6),
+        "cost_per_1000_reviews": round(total["cost_per_1000_reviews"], 6) if rows_in else None,
+        "price_per_hour": price_per_hour,
+        "inference_price_per_hour": inference_price_per_hour if inference_price_per_hour is not None else price_per_hour,
+        "inference_share": round(next(r["task_seconds"] for r in rows if r["stage"] == "score") / total_seconds, 4)
+        if total_seconds
+        else None,
+        "stages": {
+            r["stage"]: {"rows": r["rows"], "task_seconds": r["task_seconds"], "rows_per_second": r["rows_per_second"], "errors": r["errors"]}
+            for r in rows[:-1]
+        },
+    }
+    return table, brief
