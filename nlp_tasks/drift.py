@@ -151,12 +151,25 @@ def agreement_flags(ratings, labels) -> np.ndarray:
     )
 
 
-def report_features(table: pa.Table, tokenizer: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """Features of report rows (columns of REPORT_COLUMNS; missing optional ones are skipped)."""
+# Tokenizing is the one costly feature (~100 us a text). KS on 20,000 values per side
+# already resolves D ~ 0.014 at alpha 0.05, far below any useful drift threshold.
+MAX_TOKENIZED = 20_000
+
+
+def report_features(
+    table: pa.Table, tokenizer: str | os.PathLike | None = None, max_tokenized: int = MAX_TOKENIZED, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Features of report rows (columns of REPORT_COLUMNS; missing optional ones are skipped).
+
+    ``unk_share`` is computed on a seeded random subset of at most ``max_tokenized`` rows."""
     texts = table.column("text_redacted").to_pylist()
     feats = text_features(texts)
     if tokenizer_file(tokenizer) is not None:
-        feats["unk_share"] = unk_share(texts, tokenizer)
+        subset = texts
+        if len(texts) > max_tokenized:
+            pick = np.random.default_rng(seed).choice(len(texts), size=max_tokenized, replace=False)
+            subset = [texts[i] for i in pick]
+        feats["unk_share"] = unk_share(subset, tokenizer)
     feats["pii_per_review"] = table.column("pii_entities").to_numpy(zero_copy_only=False).astype(np.float64)
     feats["score"] = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     if "label" in table.column_names:

@@ -256,7 +256,7 @@ def drift(
     def features(table: pa.Table | None, seed: int) -> dict | None:
         if table is None or table.num_rows == 0:
             return None
-        return D.report_features(D.sample(table, cfg.max_sample, seed), tokenizer)
+        return D.report_features(D.sample(table, cfg.max_sample, seed), tokenizer, seed=seed)
 
     days = reference_days(run, window)
     ref_tables = [t for t in (D.read_report_day(run.lake, d, cols) for d in days) if t is not None]

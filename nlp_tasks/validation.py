@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 100_000
 ROW = "_row"
 CREATED_TS = "_created_at_ts"
+CREATED_STATE = "_created_at_state"  # ok | absent | unparseable
+SOURCE_COLUMN = {CREATED_TS: "created_at", CREATED_STATE: "created_at"}  # derived -> input column
 # Reviews stamped up to a day after their partition are accepted (time zones, clock skew).
 FUTURE_GRACE_DAYS = 1
 VALID_RATINGS = ["1", "2", "3", "4", "5"]
@@ -50,7 +52,10 @@ def build_suite(latest_created_at=None):
         ),
         E.ExpectColumnValuesToBeUnique(column="review_id", meta={"reason": "duplicate review_id"}),
         E.ExpectColumnValuesToBeInSet(column="rating", value_set=VALID_RATINGS, meta={"reason": "rating not an integer in 1..5"}),
-        E.ExpectColumnValuesToBeDateutilParseable(column="created_at", meta={"reason": "created_at not a parseable date"}),
+        # Parsed once, vectorised, in _masked_frame (GX's dateutil check costs ~100 us a row).
+        E.ExpectColumnValuesToBeInSet(
+            column=CREATED_STATE, value_set=["ok", "absent"], meta={"reason": "created_at not a parseable date"}
+        ),
     ):
         suite.add_expectation(exp)
     if latest_created_at is not None:
@@ -80,23 +85,51 @@ def _normalise_rating(values: "pd.Series") -> "pd.Series":
     return s.str.replace(r"^([1-5])\.0+$", r"\1", regex=True)
 
 
+def _text_shape(column) -> "pa.Array":
+    """A stand-in with the same verdicts under the suite's text checks: null stays null, a
+    blank text becomes "", an over-long one a run of MAX_TEXT_CHARS + 1 x's, any other "x"."""
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+    too_long = pc.greater(pc.utf8_length(column), MAX_TEXT_CHARS)
+    over = pa.scalar("x" * (MAX_TEXT_CHARS + 1), pa.large_string())
+    shaped = pc.if_else(too_long, over, pa.scalar("x", pa.large_string()))
+    return pc.if_else(blank, pa.scalar("", pa.large_string()), shaped)
+
+
+def parse_created_at(values: "pd.Series") -> "pd.Series":
+    """UTC timestamps; NaT where absent or unparseable. ISO 8601 (what exports write) is
+    parsed in C; only the rest goes through dateutil ("mixed"), one value at a time."""
+    import pandas as pd
+
+    ts = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    retry = ts.isna() & values.notna()
+    if retry.any():
+        ts = ts.copy()
+        ts.loc[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
+    return ts
+
+
 def _masked_frame(table: pa.Table):
-    """The frame GX sees: free text masked to its shape (length, null, blank or not).
+    """The frame GX sees: free text masked to its shape (null, blank, too long or not).
 
     The suite's text checks depend only on that shape, and GX copies offending values into
     its results and Data Docs, which must never show raw review text (it may hold PII).
+    Masking to one character also keeps megabytes of text out of pandas.
     """
-    import pandas as pd
-    import pyarrow.compute as pc
+    import numpy as np
 
     masked = table
     for name in ("text", "title"):
         i = masked.schema.get_field_index(name)
-        masked = masked.set_column(i, name, pc.replace_substring_regex(masked.column(name), r"\S", "x"))
+        masked = masked.set_column(i, name, _text_shape(masked.column(name)))
     df = masked.to_pandas()
-    df[ROW] = range(len(df))
+    df[ROW] = np.arange(len(df))
     df["rating"] = _normalise_rating(df["rating"])
-    df[CREATED_TS] = pd.to_datetime(df["created_at"], errors="coerce", utc=True, format="mixed")
+    created = df["created_at"].where(df["created_at"].astype("string").str.strip().ne(""), None)
+    df[CREATED_TS] = parse_created_at(created)
+    df[CREATED_STATE] = np.where(created.isna(), "absent", np.where(df[CREATED_TS].isna(), "unparseable", "ok"))
     return df
 
 
@@ -151,7 +184,12 @@ def validate(
                 reasons.setdefault(i, []).append(reason)
             # Only counts leave this function.
             summary.append(
-                {"expectation": cfg.type, "column": cfg.kwargs.get("column"), "success": bool(not rows), "unexpected_count": len(rows)}
+                {
+                    "expectation": cfg.type,
+                    "column": SOURCE_COLUMN.get(cfg.kwargs.get("column"), cfg.kwargs.get("column")),
+                    "success": bool(not rows),
+                    "unexpected_count": len(rows),
+                }
             )
     bad_idx = sorted(reasons)
     texts = table.column("text").take(pa.array(bad_idx, pa.int64())).to_pylist() if bad_idx else []
