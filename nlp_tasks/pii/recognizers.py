@@ -53,9 +53,26 @@ class Candidate:
     validated: bool | None
 
 
+# Character classes for batch prefilters (RE2 syntax, run by pyarrow on the RAW text).
+# normalize() maps each of these one-to-one onto the ASCII character recognizers look for,
+# so a prefilter written with them matches wherever the recognizer's pattern could match
+# the normalised text.
+RAW_DIGIT = r"\p{Nd}"
+RAW_SPACE_DASH = r"\p{Zs}\p{Pd}\x{2212}"
+RAW_DOT = r".\x{FF0E}\x{2024}\x{FE52}\x{3002}\x{FF61}"
+RAW_PAREN = r"()\x{FF08}\x{FF09}"
+RAW_COLON = r":\x{FF1A}"
+RAW_LETTER = r"A-Za-z\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}"
+RAW_HEX = r"\p{Nd}A-Fa-f\x{FF21}-\x{FF26}\x{FF41}-\x{FF46}"
+
+
 class Recognizer(ABC):
     entity_type: ClassVar[str]
     placeholder: ClassVar[str]
+    # An RE2 pattern that matches the raw text whenever ``find`` could yield a candidate
+    # on its normalised form (a necessary condition, never a sufficient one). Batches run
+    # it over the whole column in C++ and call ``find`` only where it matched. None: always.
+    prefilter: ClassVar[str | None] = None
 
     def applies(self, norm: str) -> bool:
         """Cheap whole-text test so most texts skip the regex entirely."""
@@ -79,6 +96,7 @@ class Recognizer(ABC):
 class EmailRecognizer(Recognizer):
     entity_type = "EMAIL"
     placeholder = "[EMAIL]"
+    prefilter = r"[@\x{FF20}]"
 
     # The look-behind forces the local part to start at the beginning of a
     # run of local-part characters, so a long run without '@' is tried once,
@@ -146,6 +164,8 @@ class PhoneRecognizer(Recognizer):
 
     entity_type = "PHONE"
     placeholder = "[PHONE]"
+    # The pattern's own look-ahead: six digits, at most two separators apart.
+    prefilter = rf"{RAW_DIGIT}(?:[{RAW_SPACE_DASH}{RAW_DOT}{RAW_PAREN}]{{0,2}}{RAW_DIGIT}){{5}}"
 
     default_region = "US"
 
@@ -339,6 +359,8 @@ def _issuer_accepts(digits: str) -> bool:
 class CreditCardRecognizer(Recognizer):
     entity_type = "CARD"
     placeholder = "[CARD]"
+    # 13+ digits, at most one separator apart (both shapes below need that).
+    prefilter = rf"{RAW_DIGIT}(?:[{RAW_SPACE_DASH}]?{RAW_DIGIT}){{12}}"
 
     # Either one unbroken run, or groups that all use the same separator
     # (4-4-4-4, 4-6-5, 4-4-4-4-3 ...). Requiring one consistent separator
@@ -372,6 +394,7 @@ class UsSsnRecognizer(Recognizer):
 
     entity_type = "SSN"
     placeholder = "[SSN]"
+    prefilter = rf"{RAW_DIGIT}{{3}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{2}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{4}}"
 
     _RE = re.compile(
         r"(?<![\w.,/\-])"
@@ -395,6 +418,10 @@ _NOT_IP_CONTEXT = frozenset("version ver build firmware release update sdk api p
 class IpRecognizer(Recognizer):
     entity_type = "IP"
     placeholder = "[IP]"
+    prefilter = (
+        rf"{RAW_DIGIT}{{1,3}}[{RAW_DOT}]{RAW_DIGIT}{{1,3}}[{RAW_DOT}]{RAW_DIGIT}{{1,3}}[{RAW_DOT}]{RAW_DIGIT}{{1,3}}"
+        rf"|[{RAW_COLON}][{RAW_HEX}]{{0,4}}[{RAW_COLON}]"
+    )
 
     _V4 = re.compile(r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w]|\.[0-9])")
     # The look-ahead demands two colons early so ordinary words and times
@@ -441,6 +468,7 @@ class IpRecognizer(Recognizer):
 class IbanRecognizer(Recognizer):
     entity_type = "IBAN"
     placeholder = "[IBAN]"
+    prefilter = rf"[{RAW_LETTER}]{{2}}{RAW_DIGIT}{{2}}"
 
     # Compact, or printed in blocks of four. stdnum checks the country's
     # length/BBAN format and the ISO 7064 mod-97 check digits.

@@ -43,11 +43,11 @@ class Redactor:
     def __init__(self, registry: RecognizerRegistry | None = None) -> None:
         self.registry = registry or RecognizerRegistry()
 
-    def redact(self, text: str) -> RedactionResult:
+    def redact(self, text: str, recognizers=None) -> RedactionResult:
         if not isinstance(text, str):
             # Type name only: the value itself might be PII.
             raise TypeError(f"redact() expects str, got {type(text).__name__}")
-        entities = self.registry.analyze(text)
+        entities = self.registry.analyze(text, recognizers)
         if not entities:
             return RedactionResult(text, entities)
         parts: list[str] = []
@@ -63,13 +63,15 @@ class Redactor:
         out: list[str | None] = []
         counts: list[dict[str, int]] = []
         total: Counter[str] = Counter()
-        for text in texts:
+        texts = texts if isinstance(texts, list) else list(texts)
+        subsets = self.registry.prefilter(texts)
+        for text, subset in zip(texts, subsets):
             # Parquet/pandas nulls arrive as None or as a float NaN.
             if text is None or (isinstance(text, float) and text != text):
                 out.append(None)
                 counts.append({})
                 continue
-            result = self.redact(text)
+            result = self.redact(text, subset)
             out.append(result.text)
             c = result.counts() if result.entities else {}
             counts.append(c)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from .normalize import normalize
 from .recognizers import Candidate, Recognizer, default_recognizers
@@ -96,6 +96,8 @@ def _pick(cluster: list[Candidate], type_rank: dict[str, int]) -> list[Entity]:
 
 
 class RecognizerRegistry:
+    """The recognizers, their placeholders, and the overlap rules between them."""
+
     def __init__(self, recognizers: Iterable[Recognizer] | None = None) -> None:
         self._recognizers: list[Recognizer] = []
         self._placeholders: dict[str, str] = {}
@@ -116,12 +118,43 @@ class RecognizerRegistry:
     def placeholder(self, entity_type: str) -> str:
         return self._placeholders[entity_type]
 
-    def analyze(self, text: str) -> list[Entity]:
-        """Entities of ``text``, sorted by start, non-overlapping."""
+    def analyze(self, text: str, recognizers: "Sequence[Recognizer] | None" = None) -> list[Entity]:
+        """Entities of ``text``, sorted by start, non-overlapping.
+
+        ``recognizers``: the subset worth running (from :meth:`prefilter`); default all."""
+        if recognizers is not None and not recognizers:
+            return []
         norm = normalize(text)
         if _SIGNAL.search(norm) is None:
             return []
-        candidates = [c for r in self._recognizers if r.applies(norm) for c in r.find(norm)]
+        candidates = [c for r in (self._recognizers if recognizers is None else recognizers) if r.applies(norm) for c in r.find(norm)]
         if not candidates:
             return []
         return resolve_overlaps(candidates, self._rank, lambda c: self._by_type[c.type].confirm(norm, c))
+
+    def prefilter(self, texts: Sequence[str | None]) -> list[tuple[Recognizer, ...]]:
+        """Per text, the recognizers whose prefilter matches it (see Recognizer.prefilter).
+
+        One RE2 pass per recognizer over the whole batch in C++: most texts of a review
+        batch then run one recognizer or none instead of all of them in Python.
+        """
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array([t if isinstance(t, str) else None for t in texts], pa.large_string())
+        bits = np.zeros(len(texts), dtype=np.int64)
+        for k, r in enumerate(self._recognizers):
+            if r.prefilter is None:
+                bits |= 1 << k
+            else:
+                hit = pc.match_substring_regex(arr, r.prefilter).fill_null(False)
+                bits |= hit.to_numpy(zero_copy_only=False).astype(np.int64) << k
+        subsets: dict[int, tuple[Recognizer, ...]] = {}
+        out = []
+        for b in bits.tolist():
+            sub = subsets.get(b)
+            if sub is None:
+                sub = subsets[b] = tuple(r for k, r in enumerate(self._recognizers) if b >> k & 1)
+            out.append(sub)
+        return out
