@@ -5,10 +5,14 @@
 For each of N, N/10 and N/100 it writes a realistic raw day (JSONL, CSV, Parquet reviews of
 mixed lengths with some PII and a few bad rows, plus PDFs) to a fresh local lake, runs
 `airflow dags test review_sentiment_nightly` for it (a real Airflow run with its own
-SQLite metadata DB), then reads the task instances' start/end times from that DB and prints
-per stage: wall seconds (first start to last end), busy task-seconds, rows/s, and the share
-of the run spent outside model inference; plus the run's peak RSS (`dags test` runs every
-task in one process, so this bounds every task's).
+SQLite metadata DB), then reads the task instances' start/end times from that DB and the
+run's reports/run_summary, and prints per stage: wall seconds (first start to last end), busy
+task-seconds (Airflow's per-task work included), rows/s over busy time, seconds inside the
+stage itself, and peak RSS at the end of the stage's tasks; the share of the run spent
+outside model inference (1 - score's in-stage seconds / the whole `airflow dags test`
+process, start-up included); and busy seconds per 1,000 rows at each N, to show growth.
+`dags test` runs every task in one process, so a stage's peak RSS there is the process's
+peak so far: an upper bound on that task's own (on a worker each task has a process).
 """
 from __future__ import annotations
 
@@ -77,6 +81,8 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
     peak_kb = int(proc.stdout.strip().splitlines()[-1])
     times = task_times(home / "airflow.db")
     manifest = json.loads(lake.read_text(lake.uri(f"manifests/dt={DAY}/manifest.json")))
+    # What each stage measured inside itself (seconds in the stage, its tasks' peak RSS).
+    inside = {r["stage"]: r for r in lake.read_parquet(lake.uri(f"reports/run_summary/dt={DAY}/part-00000.parquet")).to_pylist()}
     stages = {}
     for stage in STAGES:
         mine = [x for x in times if x[0] == stage]
@@ -84,9 +90,17 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
             continue
         busy = sum(e - s for _, _, s, e in mine)
         span = max(e for *_, e in mine) - min(s for _, _, s, _ in mine)
-        stages[stage] = {"tasks": len(mine), "wall_s": round(span, 2), "busy_s": round(busy, 2), "rows_per_s": round(manifest["rows_in"] / busy, 0) if busy else None}
+        own = inside.get(stage, {})
+        stages[stage] = {
+            "tasks": len(mine),
+            "wall_s": round(span, 2),
+            "busy_s": round(busy, 2),  # task instances' start..end, Airflow's per-task work included
+            "rows_per_s": round(manifest["rows_in"] / busy, 0) if busy else None,
+            "in_stage_s": own.get("task_seconds"),  # time inside the stage function only
+            "peak_rss_mb": own.get("peak_rss_mb"),
+        }
     run_span = max(e for *_, e in times) - min(s for _, _, s, _ in times)
-    inference = stages.get("score", {}).get("busy_s", 0.0)
+    inference = inside.get("score", {}).get("task_seconds") or 0.0
     return {
         "n_reviews": n,
         "rows_in": manifest["rows_in"],
@@ -95,6 +109,7 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
         "process_wall_s": round(wall, 1),
         "dag_run_span_s": round(run_span, 1),
         "inference_s": round(inference, 1),
+        # Everything that is not the score stage's own work, Airflow's overhead included.
         "share_outside_inference": round(1 - inference / wall, 3),
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "stages": stages,
@@ -128,9 +143,18 @@ def main() -> None:
         results.append(r)
         print(f"\nN={n}: {r['rows_in']} rows in, {r['process_wall_s']} s wall, inference {r['inference_s']} s, "
               f"outside inference {r['share_outside_inference']:.0%}, peak RSS {r['peak_rss_mb']} MB", flush=True)
-        print(f"  {'stage':<14}{'tasks':>6}{'wall s':>9}{'busy s':>9}{'rows/s':>10}")
-        for stage, s in r["stages"].items():
-            print(f"  {stage:<14}{s['tasks']:>6}{s['wall_s']:>9}{s['busy_s']:>9}{s['rows_per_s'] or '-':>10}")
+        print(f"  {'stage':<14}{'tasks':>6}{'wall s':>9}{'busy s':>9}{'rows/s':>10}{'in-stage s':>12}{'peak RSS MB':>13}")
+        for stage, st in r["stages"].items():
+            print(
+                f"  {stage:<14}{st['tasks']:>6}{st['wall_s']:>9}{st['busy_s']:>9}{st['rows_per_s'] or '-':>10}"
+                f"{st['in_stage_s'] if st['in_stage_s'] is not None else '-':>12}{st['peak_rss_mb'] or '-':>13}"
+            )
+    # Linear growth: busy seconds per 1,000 rows at each N (flat = linear cost).
+    print("\nbusy seconds per 1,000 rows in")
+    print(f"  {'stage':<14}" + "".join(f"{'N=' + str(r['rows_in']):>12}" for r in results))
+    for stage in STAGES:
+        if all(stage in r["stages"] for r in results):
+            print(f"  {stage:<14}" + "".join(f"{r['stages'][stage]['busy_s'] / r['rows_in'] * 1000:>12.3f}" for r in results))
     print("\n" + json.dumps(results, indent=2))
 
 

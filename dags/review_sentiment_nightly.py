@@ -67,6 +67,8 @@ def _stage(stage: str, shard: str | None = None):
         if "result" in out:
             from airflow.sdk.observability.stats import Stats
 
+            out["result"]["peak_rss_mb"] = observability.peak_rss_mb()
+
             m = observability.emit(Stats, stage, out["result"], tags={"dag_id": ctx["dag"].dag_id})
             log.info("stage metrics: %s", m)
 

@@ -104,7 +104,19 @@ def stage_metrics(stage: str, result: dict) -> dict:
     for key in ("model_version", "provider"):
         if result.get(key):
             out[key] = result[key]
+    if result.get("peak_rss_mb") is not None:
+        out["peak_rss_mb"] = float(result["peak_rss_mb"])
     return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far. An Airflow worker runs each task in a
+    process of its own, so at the end of a task it is that task's peak."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def emit(stats, stage: str, result: dict, tags: dict | None = None) -> dict:
@@ -125,6 +137,8 @@ def emit(stats, stage: str, result: dict, tags: dict | None = None) -> dict:
     stats.timing(f"{base}.seconds", m["seconds"] * 1000.0, tags=tags)
     if m["rows_per_second"] is not None:
         stats.gauge(f"{base}.rows_per_second", m["rows_per_second"], tags=tags)
+    if "peak_rss_mb" in m:
+        stats.gauge(f"{base}.peak_rss_mb", m["peak_rss_mb"], tags=tags)
     for entity, n in m.get("pii", {}).items():
         stats.incr(f"{PREFIX}.pii.{metric_segment(entity.lower())}", n, tags=tags)
     if "model_version" in m:
@@ -154,6 +168,7 @@ RUN_SUMMARY_SCHEMA = pa.schema(
         ("task_seconds", pa.float64()),  # seconds inside the stage, summed over its tasks
         ("rows_per_second", pa.float64()),  # rows / task_seconds: per worker slot
         ("errors", pa.int64()),  # rows the stage quarantined
+        ("peak_rss_mb", pa.float64()),  # largest peak RSS of the stage's task processes
         ("price_per_hour", pa.float64()),  # price of one worker slot for this stage
         ("cost", pa.float64()),  # task_seconds / 3600 * price_per_hour
         ("cost_per_1000_reviews", pa.float64()),  # cost / rows_in * 1000
@@ -184,6 +199,7 @@ def run_summary(
         n = sum(m["rows"] for m in ms)
         price = inference_price_per_hour if stage == "score" and inference_price_per_hour is not None else price_per_hour
         versions = sorted({m["model_version"] for m in ms if "model_version" in m})
+        peaks = [m["peak_rss_mb"] for m in ms if "peak_rss_mb" in m]
         providers = sorted({m["provider"] for m in ms if "provider" in m})
         rows.append(
             {
@@ -193,6 +209,7 @@ def run_summary(
                 "task_seconds": round(seconds, 3),
                 "rows_per_second": round(n / seconds, 1) if seconds > 0 else None,
                 "errors": sum(m["errors"] for m in ms),
+                "peak_rss_mb": max(peaks) if peaks else None,
                 "price_per_hour": price,
                 "cost": seconds / 3600.0 * price,
                 "model_version": ",".join(versions) or None,
@@ -209,6 +226,7 @@ def run_summary(
             "task_seconds": round(total_seconds, 3),
             "rows_per_second": round(rows_in / total_seconds, 1) if total_seconds > 0 else None,
             "errors": sum(r["errors"] for r in rows),
+            "peak_rss_mb": max((r["peak_rss_mb"] for r in rows if r["peak_rss_mb"] is not None), default=None),
             "price_per_hour": None,
             "cost": total_cost,
             "model_version": next((r["model_version"] for r in rows if r["stage"] == "score"), None),
@@ -230,7 +248,13 @@ def run_summary(
         if total_seconds
         else None,
         "stages": {
-            r["stage"]: {"rows": r["rows"], "task_seconds": r["task_seconds"], "rows_per_second": r["rows_per_second"], "errors": r["errors"]}
+            r["stage"]: {
+                "rows": r["rows"],
+                "task_seconds": r["task_seconds"],
+                "rows_per_second": r["rows_per_second"],
+                "errors": r["errors"],
+                "peak_rss_mb": r["peak_rss_mb"],
+            }
             for r in rows[:-1]
         },
     }

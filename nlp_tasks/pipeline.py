@@ -387,7 +387,7 @@ def publish(
             "redact": redacted,
             "score": scored,
             "drift": [drift_result],
-            "publish": [{"rows_in": rows_in, "seconds": time.perf_counter() - t0}],
+            "publish": [{"rows_in": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}],
         },
         rows_in,
         run.run_id,

@@ -62,6 +62,13 @@ def test_stage_metrics_reach_a_statsd_server(udp_listener, monkeypatch):
     Stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
 
 
+def test_peak_rss_is_this_process():
+    import resource
+
+    assert obs.peak_rss_mb() == pytest.approx(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, abs=0.1)
+    assert obs.peak_rss_mb() > 10
+
+
 def test_metric_segments_cannot_add_levels():
     assert obs.metric_segment("v1.2/beta x") == "v1_2_beta_x"
     assert obs.metric_segment("") == "none"
@@ -103,11 +110,11 @@ def test_run_summary_prices_task_seconds_per_stage():
         "validate": [{"rows": 998, "rejected": 3, "seconds": 2.0}],
         "redact": [{"rows": 500, "seconds": 0.5}, {"rows": 495, "seconds": 0.5}],
         "score": [
-            {"rows": 500, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider"},
-            {"rows": 495, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider"},
+            {"rows": 500, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider", "peak_rss_mb": 900.0},
+            {"rows": 495, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider", "peak_rss_mb": 950.0},
         ],
-        "drift": [{"rows": 995, "seconds": 1.0}],
-        "publish": [{"rows_in": 1000, "seconds": 2.0}],
+        "drift": [{"rows": 995, "seconds": 1.0, "peak_rss_mb": 300.0}],
+        "publish": [{"rows_in": 1000, "seconds": 2.0, "peak_rss_mb": 250.5}],
     }
     table, brief = obs.run_summary(stages, 1000, "run-1", price_per_hour=0.36, inference_price_per_hour=3.6)
     rows = {r["stage"]: r for r in table.to_pylist()}
@@ -121,6 +128,8 @@ def test_run_summary_prices_task_seconds_per_stage():
     assert total["cost"] == pytest.approx(8 / 3600 * 0.36 + 60 / 3600 * 3.6)
     assert total["cost_per_1000_reviews"] == pytest.approx(total["cost"])  # 1,000 reviews
     assert total["errors"] == 5 and total["model_version"] == "m1"
+    assert rows["score"]["peak_rss_mb"] == 950.0 and rows["ingest"]["peak_rss_mb"] is None
+    assert total["peak_rss_mb"] == 950.0
     assert brief["inference_share"] == pytest.approx(60 / 68, abs=1e-4)
     assert brief["stages"]["validate"]["rows_per_second"] == 499.0
 
