@@ -107,14 +107,21 @@ class SentimentEngine:
         )
 
     # -- tokenisation -------------------------------------------------------------------
-    def _windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+    # Texts per encode_batch call. A tokenizers Encoding also holds token strings, offsets
+    # and masks (hundreds of bytes a token); only the ids are kept, as int32 arrays, so a
+    # shard's memory grows with its token count, not with its Encodings.
+    TOKENIZE_CHUNK = 1024
+
+    def _windows(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Token id windows for every text and, per window, the index of its text."""
-        ids: list[list[int]] = []
+        ids: list[np.ndarray] = []
         owner: list[int] = []
-        for i, enc in enumerate(self.tokenizer.encode_batch(texts)):
-            for e in [enc, *enc.overflowing]:
-                ids.append(e.ids)
-                owner.append(i)
+        for start in range(0, len(texts), self.TOKENIZE_CHUNK):
+            chunk = self.tokenizer.encode_batch(texts[start : start + self.TOKENIZE_CHUNK])
+            for i, enc in enumerate(chunk, start):
+                for e in [enc, *enc.overflowing]:
+                    ids.append(np.asarray(e.ids, dtype=np.int32))
+                    owner.append(i)
         return ids, np.asarray(owner, dtype=np.int64)
 
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
