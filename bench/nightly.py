@@ -1,6 +1,6 @@
 """Whole-night benchmark: N generated reviews through the real DAG, per-stage cost.
 
-    python bench/nightly.py 100000 [--scales 1,10,100] [--shard-rows 5000]
+    python bench/nightly.py 100000 [--scales 1,10,100] [--shard-rows 20000]
 
 For each of N, N/10 and N/100 it writes a realistic raw day (JSONL, CSV, Parquet reviews of
 mixed lengths with some PII and a few bad rows, plus PDFs) to a fresh local lake, runs
@@ -133,7 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int)
     ap.add_argument("--scales", default="100,10,1", help="divisors of N to run, in order")
-    ap.add_argument("--shard-rows", type=int, default=5000)
+    ap.add_argument("--shard-rows", type=int, default=20000, help="the DAG's default")
     args = ap.parse_args()
     results = []
     for div in [int(x) for x in args.scales.split(",")]:

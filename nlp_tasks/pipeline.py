@@ -22,7 +22,7 @@ from .storage import Lake
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARD_ROWS = 5_000
+DEFAULT_SHARD_ROWS = 20_000
 QUARANTINE_TEXT_CHARS = 2_000
 
 
