@@ -128,7 +128,7 @@ def _s3_options(conn_id: str):
         # set by its batches, not its shard (678 MB peak for 10,000 rows); smaller shards
         # only pay off when many workers share a night.
         "shard_rows": Param(
-            20_000, type="integer", minimum=10, maximum=200_000, description="rows per Parquet shard (one redact and one score task each)"
+            20_000, type="integer", minimum=10, maximum=200_000, description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)"
         ),
         "provider": Param("auto", enum=["auto", "cpu", "cuda"], description="ONNX Runtime execution provider"),
         "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="P(positive) below this is negative"),

@@ -24,6 +24,7 @@ SOURCE_COLUMN = {CREATED_TS: "created_at", CREATED_STATE: "created_at"}  # deriv
 # Reviews stamped up to a day after their partition are accepted (time zones, clock skew).
 FUTURE_GRACE_DAYS = 1
 VALID_RATINGS = ["1", "2", "3", "4", "5"]
+GX_COLUMNS = ["review_id", "text", "rating", "created_at", "source_file", "source_row"]
 
 
 @dataclass
@@ -112,7 +113,8 @@ def parse_created_at(values: "pd.Series") -> "pd.Series":
 
 
 def _masked_frame(table: pa.Table):
-    """The frame GX sees: free text masked to its shape (null, blank, too long or not).
+    """The frame GX sees: free text masked to its shape (null, blank, too long or not), and
+    no title (nothing checks it).
 
     The suite's text checks depend only on that shape, and GX copies offending values into
     its results and Data Docs, which must never show raw review text (it may hold PII).
@@ -120,10 +122,10 @@ def _masked_frame(table: pa.Table):
     """
     import numpy as np
 
-    masked = table
-    for name in ("text", "title"):
-        i = masked.schema.get_field_index(name)
-        masked = masked.set_column(i, name, _text_shape(masked.column(name)))
+    # Only the columns the suite checks or the rejects need: GX copies the frame per metric.
+    masked = table.select(GX_COLUMNS)
+    i = masked.schema.get_field_index("text")
+    masked = masked.set_column(i, "text", _text_shape(masked.column("text")))
     df = masked.to_pandas()
     df[ROW] = np.arange(len(df))
     df["rating"] = _normalise_rating(df["rating"])
@@ -206,7 +208,7 @@ def validate(
     ]
     keep = pa.array(~df[ROW].isin(bad_idx).to_numpy())
     good_tbl = table.filter(keep)
-    good = df.loc[~df[ROW].isin(bad_idx)]
+    good = df.loc[~df[ROW].isin(bad_idx), ["rating", CREATED_TS]]
     valid = pa.table(
         {
             "review_id": good_tbl.column("review_id"),

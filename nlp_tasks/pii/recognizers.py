@@ -66,6 +66,17 @@ RAW_LETTER = r"A-Za-z\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}"
 RAW_HEX = r"\p{Nd}A-Fa-f\x{FF21}-\x{FF26}\x{FF41}-\x{FF46}"
 
 
+def token_start(excluded: str) -> str:
+    """RE2 stand-in for a recognizer's look-behind ``(?<![...])`` (RE2 has none): start of
+    text or one character that is not an ASCII member of ``excluded``. normalize() leaves
+    ASCII alone, so such a character blocks the match on the normalised text too; non-ASCII
+    characters always pass, which keeps the prefilter a necessary condition."""
+    return rf"(?:^|[^{excluded}])"
+
+
+TOKEN_END = r"(?:$|[^0-9A-Za-z_])"  # the same for a look-ahead (?![\w]...) after the match
+
+
 class Recognizer(ABC):
     entity_type: ClassVar[str]
     placeholder: ClassVar[str]
@@ -165,7 +176,12 @@ class PhoneRecognizer(Recognizer):
     entity_type = "PHONE"
     placeholder = "[PHONE]"
     # The pattern's own look-ahead: six digits, at most two separators apart.
-    prefilter = rf"{RAW_DIGIT}(?:[{RAW_SPACE_DASH}{RAW_DOT}{RAW_PAREN}]{{0,2}}{RAW_DIGIT}){{5}}"
+    # Order numbers, tracking codes and prices ("#482913", "1Z999AA1...", "$120.50") are
+    # glued to a word or symbol, so the look-behind below rules them out in C++ already.
+    prefilter = (
+        token_start(r"0-9A-Za-z_+@#$/:=")
+        + rf"[+\x{{FF0B}}{RAW_PAREN}]?{RAW_DIGIT}(?:[{RAW_SPACE_DASH}{RAW_DOT}{RAW_PAREN}]{{0,2}}{RAW_DIGIT}){{5}}"
+    )
 
     default_region = "US"
 
@@ -360,7 +376,7 @@ class CreditCardRecognizer(Recognizer):
     entity_type = "CARD"
     placeholder = "[CARD]"
     # 13+ digits, at most one separator apart (both shapes below need that).
-    prefilter = rf"{RAW_DIGIT}(?:[{RAW_SPACE_DASH}]?{RAW_DIGIT}){{12}}"
+    prefilter = token_start(r"0-9A-Za-z_.,\-") + rf"{RAW_DIGIT}(?:[{RAW_SPACE_DASH}]?{RAW_DIGIT}){{12}}"
 
     # Either one unbroken run, or groups that all use the same separator
     # (4-4-4-4, 4-6-5, 4-4-4-4-3 ...). Requiring one consistent separator
@@ -394,7 +410,10 @@ class UsSsnRecognizer(Recognizer):
 
     entity_type = "SSN"
     placeholder = "[SSN]"
-    prefilter = rf"{RAW_DIGIT}{{3}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{2}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{4}}"
+    prefilter = token_start(r"0-9A-Za-z_.,/\-") + (
+        rf"{RAW_DIGIT}{{3}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{2}}[{RAW_SPACE_DASH}{RAW_DOT}]?{RAW_DIGIT}{{4}}"
+        + TOKEN_END
+    )
 
     _RE = re.compile(
         r"(?<![\w.,/\-])"
@@ -468,7 +487,7 @@ class IpRecognizer(Recognizer):
 class IbanRecognizer(Recognizer):
     entity_type = "IBAN"
     placeholder = "[IBAN]"
-    prefilter = rf"[{RAW_LETTER}]{{2}}{RAW_DIGIT}{{2}}"
+    prefilter = token_start("0-9A-Za-z") + rf"[{RAW_LETTER}]{{2}}{RAW_DIGIT}{{2}}"
 
     # Compact, or printed in blocks of four. stdnum checks the country's
     # length/BBAN format and the ISO 7064 mod-97 check digits.

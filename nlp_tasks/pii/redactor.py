@@ -71,6 +71,11 @@ class Redactor:
                 out.append(None)
                 counts.append({})
                 continue
+            if not subset and isinstance(text, str):
+                # Nothing any recognizer could match: the common case, kept free of calls.
+                out.append(text)
+                counts.append({})
+                continue
             result = self.redact(text, subset)
             out.append(result.text)
             c = result.counts() if result.entities else {}

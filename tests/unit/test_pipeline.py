@@ -112,3 +112,22 @@ def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_ret
     new = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
     assert "late-1" in new.column("review_id").to_pylist()
     assert not run.lake.list_files(run.lake.uri("_staging")) and not run.lake.list_files(run.lake.uri("_work"))
+
+
+@pytest.mark.parametrize(
+    "rows, shard_rows, sizes",
+    [
+        (0, 20, []),
+        (5, 20, [5]),
+        (20, 20, [20]),
+        (22, 20, [22]),  # within the slack: one shard, no 2-row tail task
+        (23, 20, [12, 11]),
+        (100_008, 20_000, [20_002] * 3 + [20_001] * 2),
+        (50_000, 20_000, [16_667, 16_667, 16_666]),
+    ],
+)
+def test_shards_are_balanced_and_bounded(rows, shard_rows, sizes):
+    got = pipeline.shard_sizes(rows, shard_rows)
+    assert got == sizes
+    assert sum(got) == rows
+    assert all(s <= (1 + pipeline.SHARD_SLACK) * shard_rows for s in got)
