@@ -4,7 +4,8 @@
 
 Variants written next to each other:
 - model.onnx       FP32, ORT transformer-optimised (fused attention, LayerNorm, GELU)
-- model.int8.onnx  dynamic INT8 quantisation of the optimised graph, for CPUs
+- model.int8.onnx  dynamic INT8 quantisation of the optimised graph, for CPUs (the nodes the
+                   delta's quantization.json names stay FP32)
 - model.fp16.onnx  FP16 weights with FP32 inputs/outputs, for CUDA
 """
 from __future__ import annotations
@@ -79,10 +80,13 @@ def _max_diff(a: Path, b: Path) -> float:
     return float(np.abs(out_a - out_b).max())
 
 
-def build_variants(raw_onnx: Path, out: Path, num_heads: int, hidden_size: int, tolerance: float = 1e-5) -> dict:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def build_variants(
+    raw_onnx: Path, out: Path, num_heads: int, hidden_size: int, tolerance: float = 1e-5, int8_fp32_nodes: list[str] | None = None
+) -> dict:
+    """``int8_fp32_nodes``: nodes the INT8 variant keeps in FP32 (see sentiment.quantize)."""
     from onnxruntime.transformers import optimizer
+
+    from .quantize import quantize
 
     opt = optimizer.optimize_model(str(raw_onnx), model_type="bert", num_heads=num_heads, hidden_size=hidden_size)
     opt.save_model_to_file(str(out / VARIANTS["fp32"]))
@@ -100,28 +104,25 @@ def build_variants(raw_onnx: Path, out: Path, num_heads: int, hidden_size: int, 
         fused = {}
     log.info("fused operators: %s (max |diff| vs export %.2g)", fused, diff)
 
-    quantize_dynamic(
-        str(out / VARIANTS["fp32"]),
-        str(out / VARIANTS["int8"]),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        # Fused contrib ops (Attention, SkipLayerNorm) defeat ONNX shape inference; their
-        # tensors are FP32.
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    quantize(out / VARIANTS["fp32"], out / VARIANTS["int8"], int8_fp32_nodes)
     opt.convert_float_to_float16(keep_io_types=True)
     opt.save_model_to_file(str(out / VARIANTS["fp16"]))
-    return {"fused_operators": {k: v for k, v in fused.items() if v}, "optimised_max_abs_diff": diff}
+    return {
+        "fused_operators": {k: v for k, v in fused.items() if v},
+        "optimised_max_abs_diff": diff,
+        "int8_fp32_nodes": list(int8_fp32_nodes or []),
+    }
 
 
-def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict) -> dict:
+def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp32_nodes: list[str] | None = None) -> dict:
     """Export any (input_ids, attention_mask) -> probs torch module with its tokenizer."""
     out.mkdir(parents=True, exist_ok=True)
     cfg = model.encoder.config if hasattr(model, "encoder") else model.config
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
         _export_torch(model, raw)
-        meta = {**meta, "optimisation": build_variants(raw, out, cfg.num_attention_heads, cfg.hidden_size)}
+        variants = build_variants(raw, out, cfg.num_attention_heads, cfg.hidden_size, int8_fp32_nodes=int8_fp32_nodes)
+        meta = {**meta, "optimisation": variants}
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).exists():
             shutil.copy(tokenizer_dir / name, out / name)
@@ -140,16 +141,24 @@ def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict) -> dict
 
 def delta_version(delta_dir: Path) -> str:
     """Versions are content hashes of the delta: the same delta always builds the same version."""
+    from .quantize import RECIPE, recipe_nodes
+
     h = hashlib.sha256(EXPORT_REVISION.encode())
     for p in sorted(delta_dir.rglob("*")):
-        if p.is_file() and p.name != "training.json":
+        # Records of how the delta was made do not change the weights; the INT8 recipe's
+        # node list does, so it counts, its search log does not.
+        if p.is_file() and p.name not in ("training.json", RECIPE):
             h.update(p.relative_to(delta_dir).as_posix().encode())
             h.update(p.read_bytes())
+    nodes = recipe_nodes(delta_dir / RECIPE)
+    if nodes:
+        h.update(("int8-fp32:" + ",".join(sorted(nodes))).encode())
     return "minilm-sst2-" + h.hexdigest()[:10]
 
 
 def build_default(out: Path) -> dict:
     from .modeling import DELTA_DIR, MAX_LENGTH, assemble, base_model_dir
+    from .quantize import RECIPE, recipe_nodes
 
     model, _ = assemble(DELTA_DIR)
     training = json.loads((DELTA_DIR / "training.json").read_text())
@@ -161,7 +170,8 @@ def build_default(out: Path) -> dict:
         "training": training,
         "metrics": training.get("metrics_accuracy", {}),
     }
-    return export_classifier(model, base_model_dir(), out, meta)
+    # The delta's quantisation recipe: which nodes INT8 keeps in FP32 for these weights.
+    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(DELTA_DIR / RECIPE))
 
 
 class _SequenceClassifierProbs:
