@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from nlp_tasks import layout
+from nlp_tasks.pipeline import shard_sizes
 from nlp_tasks.sample_data import write_day
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +103,7 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         assert list(stages) == ["ingest", "validate", "redact", "score", "drift", "publish", "total"]
         assert stages["ingest"]["rows"] == stages["total"]["rows"] == seed["records"]
         assert stages["ingest"]["errors"] + stages["validate"]["errors"] == seed["expected_bad"]
-        assert stages["score"]["rows"] == len(report) and stages["score"]["tasks"] == -(-len(report) // 25)
+        assert stages["score"]["rows"] == len(report) and stages["score"]["tasks"] == len(shard_sizes(len(report), 25))
         assert stages["score"]["provider"] == "CPUExecutionProvider"
         for r in stages.values():
             assert r["task_seconds"] > 0
