@@ -193,6 +193,17 @@ def evaluate(model, tok, args, max_length: int = 256) -> dict:
     return metrics
 
 
+def _to_float16(path: Path) -> None:
+    """Store the adapter in half precision: half the bytes of the committed delta. peft
+    casts it back to the base model's FP32 on load; the metrics below are measured on
+    the model assembled from this file, so any rounding is already in them."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -222,7 +233,10 @@ def train_lora(args) -> None:
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
         target_modules=LORA_TARGETS,
-        bias="none",
+        # BitFit-style extras, a few thousand numbers each: every bias ("all") and the
+        # LayerNorms (saved whole by peft and swapped in on merge).
+        bias=args.lora_bias,
+        modules_to_save=["LayerNorm"] if args.train_layernorm else None,
     )
     encoder = get_peft_model(load_encoder(), lcfg)
     model = MeanPoolClassifier(encoder)
@@ -287,10 +301,15 @@ def train_lora(args) -> None:
     steps_done = step
     print(f"trained {steps_done}/{total} steps in {train_seconds:.0f}s", flush=True)
 
+    check_texts = read_tsv(args.dev)[0][:256]
+    p_trained = predict_torch(model, tok, check_texts)
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     adapter = out / "adapter"
     encoder.save_pretrained(str(adapter))
+    if args.save_dtype == "float16":
+        _to_float16(adapter / "adapter_model.safetensors")
     # Keep the committed delta machine-independent and small: name the base model rather
     # than this machine's wheel path, and drop peft's template model card.
     cfg_path = adapter / "adapter_config.json"
@@ -304,6 +323,12 @@ def train_lora(args) -> None:
 
     # Evaluate what a build will actually use: wheel + saved delta, LoRA merged.
     merged, _ = assemble(out)
+    # The delta must reproduce the model just trained (peft's save/merge of biases,
+    # LayerNorms and a half-precision file all sit between the two).
+    delta_error = float(np.abs(predict_torch(merged, tok, check_texts) - p_trained).max())
+    print(f"assembled vs trained: max |dP| {delta_error:.2e} on {len(check_texts)} dev texts", flush=True)
+    if delta_error > 1e-2:
+        raise SystemExit(f"the saved delta does not reproduce the trained model (max |dP| {delta_error:.3f})")
     metrics = evaluate(merged, tok, args, max_length=256)
 
     import peft
@@ -322,7 +347,10 @@ def train_lora(args) -> None:
                     "lora_alpha": args.lora_alpha,
                     "lora_dropout": args.lora_dropout,
                     "lora_target_modules": LORA_TARGETS,
+                    "lora_bias": args.lora_bias,
+                    "train_layernorm": args.train_layernorm,
                     "lora_trainable_params": n_lora,
+                    "adapter_dtype": args.save_dtype,
                     "optimizer": "AdamW",
                     "lr": args.lr,
                     "head_lr": args.head_lr,
@@ -343,6 +371,7 @@ def train_lora(args) -> None:
                 },
                 "metrics_accuracy": metrics,
                 "adapter_bytes": dir_bytes(adapter),
+                "assembled_vs_trained_max_abs_dp": round(delta_error, 6),
                 "train_seconds": round(train_seconds, 1),
                 "seconds": round(time.time() - t0, 1),
                 "python": platform.python_version(),
@@ -388,6 +417,9 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--lora-r", type=int, default=16)
     g.add_argument("--lora-alpha", type=int, default=32)
     g.add_argument("--lora-dropout", type=float, default=0.1)
+    g.add_argument("--lora-bias", choices=["none", "all", "lora_only"], default="none", help="also train biases (peft bias=)")
+    g.add_argument("--train-layernorm", action="store_true", help="also train the LayerNorms (peft modules_to_save)")
+    g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32", help="dtype of the saved adapter")
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--log-every", type=int, default=100)
     args = ap.parse_args(argv)
