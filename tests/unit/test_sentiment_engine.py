@@ -109,3 +109,9 @@ def test_predict_cli(tmp_path, model_dir):
     assert [x["id"] for x in lines] == [1, "b"]
     assert lines[0]["label"] == "positive" and lines[1]["label"] == "negative"
     assert set(lines[0]) == {"id", "label", "score"}
+
+
+def test_token_budget_follows_the_provider(model_dir):
+    cpu = SentimentEngine(model_dir, provider="cpu", variant="fp32")
+    assert cpu.max_tokens_per_batch == SentimentEngine.TOKENS_PER_BATCH[CPU]
+    assert SentimentEngine(model_dir, provider="cpu", max_tokens_per_batch=512).max_tokens_per_batch == 512
