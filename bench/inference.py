@@ -174,6 +174,14 @@ print(time.perf_counter() - t, hwm)
     return {"rows": rows, "seconds": round(float(secs), 2), "rows_per_s": round(rows / float(secs), 1), "peak_rss_mb": round(int(kb) / 1024, 1)}
 
 
+def cpu_model() -> str:
+    """The CPU the figures were measured on: the pipeline's MKL and ORT's kernels differ by vendor."""
+    try:
+        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", default=str(REPO / "build" / "model"))
@@ -249,6 +257,7 @@ def main() -> None:
         "peak_rss_mb_hf_phase": round(hf_mem.peak / 2**20, 1),
         "peak_rss_mb_engine_phase": round(ort_mem.peak / 2**20, 1),
         "threads": engine.threads,
+        "cpu": cpu_model(),
     }
     if args.task_rss:
         result["scoring_task"] = task_rss(model_dir, args.task_rss)
