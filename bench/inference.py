@@ -92,7 +92,7 @@ class PeakRSS:
         self._t.join()
 
 
-def hf_pipeline(model_dir: Path):
+def hf_pipeline(model_dir: Path, classes: tuple[str, ...]):
     """The same weights as a transformers text-classification pipeline (torch FP32)."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertPreTrainedModel, pipeline
@@ -111,16 +111,22 @@ def hf_pipeline(model_dir: Path):
             probs = self.inner(input_ids, attention_mask)
             return SequenceClassifierOutput(logits=torch.log(probs))
 
-    config = BertConfig.from_pretrained(str(base_model_dir()), id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    config = BertConfig.from_pretrained(
+        str(base_model_dir()), id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)}
+    )
     model = MeanPoolForSequenceClassification(config, torch_model).eval()
     tok = AutoTokenizer.from_pretrained(str(base_model_dir()))
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     return pipeline("text-classification", model=model, tokenizer=tok, device=-1, batch_size=32, truncation=True, max_length=256, top_k=None)
 
 
-def run_hf(pipe, texts) -> list[float]:
+def run_hf(pipe, texts):
+    """Class probabilities (n, classes) in the model's class order."""
+    import numpy as np
+
+    classes = [pipe.model.config.id2label[i] for i in range(len(pipe.model.config.id2label))]
     out = pipe(texts)
-    return [next(d["score"] for d in o if d["label"] == "positive") for o in out]
+    return np.asarray([[next(d["score"] for d in o if d["label"] == c) for c in classes] for o in out])
 
 
 class Windows:
@@ -136,16 +142,16 @@ class Windows:
         again = hf_tokenizer(self.texts, truncation=True, max_length=engine.max_length)["input_ids"]
         self.identical = sum(list(a) == x.tolist() for a, x in zip(again, ids)) / max(1, len(ids))
 
-    def fold(self, window_scores: list[float]) -> list[float]:
+    def fold(self, window_probs):
+        """Token-weighted mean of each text's window probabilities, as the engine folds them."""
         import numpy as np
 
-        p = np.asarray(window_scores, dtype=np.float64)
-        num = np.bincount(self.owner, weights=p * self.weights, minlength=self.n)
-        den = np.bincount(self.owner, weights=self.weights, minlength=self.n)
-        return (num / np.maximum(den, 1.0)).tolist()
+        p = np.asarray(window_probs, dtype=np.float64)
+        den = np.maximum(np.bincount(self.owner, weights=self.weights, minlength=self.n), 1.0)
+        return np.stack([np.bincount(self.owner, weights=p[:, c] * self.weights, minlength=self.n) / den for c in range(p.shape[1])], 1)
 
 
-def run_hf_windows(pipe, windows: Windows) -> list[float]:
+def run_hf_windows(pipe, windows: Windows):
     return windows.fold(run_hf(pipe, windows.texts))
 
 
@@ -162,7 +168,7 @@ tmp = tempfile.mkdtemp()
 lake = Lake(tmp)
 run = Run(lake, "2026-01-01", "bench")
 texts = make_texts({rows}, seed=1)
-lake.write_parquet(pa.table({{"review_id": [str(i) for i in range(len(texts))], "text_redacted": texts}}), run.work("redacted", "part-00000.parquet"))
+lake.write_parquet(pa.table({{"review_id": [str(i) for i in range(len(texts))], "title_redacted": pa.nulls(len(texts), pa.string()), "text_redacted": texts}}), run.work("redacted", "part-00000.parquet"))
 t = time.perf_counter()
 score(run, run.work("redacted", "part-00000.parquet"), {str(model_dir)!r})
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
@@ -192,13 +198,16 @@ def main() -> None:
     )
     args = ap.parse_args()
 
+    from nlp_tasks.sentiment import labels_from_proba
     from nlp_tasks.sentiment.engine import SentimentEngine
 
     texts = make_texts(args.texts)
     model_dir = Path(args.model_dir)
     base_rss = PeakRSS().proc.memory_info().rss
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    classes = tuple(meta.get("labels", ("negative", "positive")))
     with PeakRSS() as hf_mem:
-        pipe = hf_pipeline(model_dir)
+        pipe = hf_pipeline(model_dir, classes)
         run_hf(pipe, texts[:64])  # warm-up
     with PeakRSS() as ort_mem:
         engine = SentimentEngine(model_dir, provider="auto")
@@ -221,10 +230,17 @@ def main() -> None:
     trunc_scores = run_hf(pipe, texts)
     trunc_t = time.perf_counter() - t
 
-    def agreement(a, b) -> float:
-        return round(sum((x >= 0.5) == (y >= 0.5) for x, y in zip(a, b)) / len(texts), 4)
+    # Labels by the model's own rule (3-class: its decision offsets; binary: the default band).
+    decide = lambda p: labels_from_proba(p, classes, meta.get("decision"))  # noqa: E731
+    hf_l, ort_l, trunc_l = decide(hf_scores), decide(ort_scores), decide(trunc_scores)
+    pos = classes.index("positive")
+
+    def agreement(a, b, idx=None) -> float:
+        idx = range(len(texts)) if idx is None else idx
+        return round(sum(a[i] == b[i] for i in idx) / max(1, len(idx)), 4)
 
     long_idx = [i for i, t in enumerate(texts) if len(t) > 1000]
+    short_idx = [i for i in range(len(texts)) if len(texts[i]) <= 1000]
     hf_tps = len(texts) / statistics.median(hf_t)
     ort_tps = len(texts) / statistics.median(ort_t)
     result = {
@@ -238,20 +254,15 @@ def main() -> None:
         "engine_provider": engine.choice.provider,
         "engine_variant": engine.choice.variant,
         "ratio": round(ort_tps / hf_tps, 2),
-        "label_agreement": agreement(hf_scores, ort_scores),
-        "label_agreement_long_texts": round(
-            sum((hf_scores[i] >= 0.5) == (ort_scores[i] >= 0.5) for i in long_idx) / max(1, len(long_idx)), 4
-        ),
-        "max_abs_score_diff": round(float(max(abs(a - b) for a, b in zip(hf_scores, ort_scores))), 4),
+        "classes": list(classes),
+        "label_agreement": agreement(hf_l, ort_l),
+        "label_agreement_long_texts": agreement(hf_l, ort_l, long_idx),
+        "max_abs_score_diff": round(float(abs(hf_scores[:, pos] - ort_scores[:, pos]).max()), 4),
         "truncating_pipeline": {
             "texts_per_s": round(len(texts) / trunc_t, 1),
             "ratio": round(ort_tps / (len(texts) / trunc_t), 2),
-            "label_agreement_with_engine": agreement(trunc_scores, ort_scores),
-            "label_agreement_short_texts": round(
-                sum((trunc_scores[i] >= 0.5) == (ort_scores[i] >= 0.5) for i in range(len(texts)) if len(texts[i]) <= 1000)
-                / max(1, len(texts) - len(long_idx)),
-                4,
-            ),
+            "label_agreement_with_engine": agreement(trunc_l, ort_l),
+            "label_agreement_short_texts": agreement(trunc_l, ort_l, short_idx),
         },
         "process_rss_mb_at_start": round(base_rss / 2**20, 1),
         "peak_rss_mb_hf_phase": round(hf_mem.peak / 2**20, 1),

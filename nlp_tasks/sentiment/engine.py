@@ -142,16 +142,27 @@ class SentimentEngine:
         return binding.copy_outputs_to_cpu()[0]
 
     # -- public API ---------------------------------------------------------------------
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        """Class names of predict_proba's columns (the model's metadata; old models: binary)."""
+        return tuple(self.metadata.get("labels", ("negative", "positive")))
+
+    @property
+    def decision(self) -> dict | None:
+        """The model's own labelling rule (3-class models), or None: the neutral band decides."""
+        return self.metadata.get("decision")
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """P(positive) for each text, in input order."""
+        """Class probabilities, shape (n, len(classes_)), rows in input order."""
+        k = len(self.classes_)
         if not texts:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros((0, k), dtype=np.float32)
         unique: dict[str, int] = {}
         inverse = np.fromiter((unique.setdefault(t, len(unique)) for t in texts), dtype=np.int64, count=len(texts))
         uniq_texts = list(unique)
         ids, owner = self._windows(uniq_texts)
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        window_p = np.zeros(len(ids), dtype=np.float32)
+        window_p = np.zeros((len(ids), k), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")
         start = 0
         while start < len(order):
@@ -170,11 +181,16 @@ class SentimentEngine:
             for row, j in enumerate(idx):
                 batch_ids[row, : lengths[j]] = ids[j]
                 mask[row, : lengths[j]] = 1
-            window_p[idx] = self._run(batch_ids, mask)[:, 1]
+            window_p[idx] = self._run(batch_ids, mask)
             start = end
-        # Long texts: token-weighted mean over their windows.
+        # Long texts: token-weighted mean over their windows (rows still sum to 1).
         weights = lengths.astype(np.float64)
-        num = np.bincount(owner, weights=window_p * weights, minlength=len(uniq_texts))
-        den = np.bincount(owner, weights=weights, minlength=len(uniq_texts))
-        per_unique = (num / np.maximum(den, 1.0)).astype(np.float32)
+        den = np.maximum(np.bincount(owner, weights=weights, minlength=len(uniq_texts)), 1.0)
+        per_unique = np.stack(
+            [np.bincount(owner, weights=window_p[:, c] * weights, minlength=len(uniq_texts)) / den for c in range(k)], 1
+        ).astype(np.float32)
         return per_unique[inverse]
+
+    def predict_positive(self, texts: list[str]) -> np.ndarray:
+        """P(positive) alone, shape (n,): the report's ``score``."""
+        return self.predict_proba(texts)[:, self.classes_.index("positive")]
