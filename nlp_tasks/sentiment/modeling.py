@@ -12,6 +12,8 @@ from torch import nn
 
 DELTA_DIR = Path(__file__).resolve().parent / "delta"
 MAX_LENGTH = 256  # tokens per window; longer texts are scored over several windows
+LABELS_2 = ("negative", "positive")
+LABELS_3 = ("negative", "neutral", "positive")
 
 
 def base_model_dir() -> Path:
@@ -72,7 +74,8 @@ def assemble(delta_dir: Path = DELTA_DIR) -> tuple[MeanPoolClassifier, dict]:
         from peft import PeftModel
 
         encoder = PeftModel.from_pretrained(encoder, str(adapter)).merge_and_unload()
-    model = MeanPoolClassifier(encoder)
+    head = json.loads((delta_dir / "head.json").read_text())
+    model = MeanPoolClassifier(encoder, num_labels=len(head["weight"]))
     meta = load_head(model, delta_dir)
     model.eval()
     return model, meta

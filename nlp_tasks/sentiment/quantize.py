@@ -104,14 +104,21 @@ class _Scorer:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         self.engine.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        p = np.clip(self.engine.predict_proba(self.texts).astype(np.float64), 1e-7, 1 - 1e-7)
-        return np.log(p / (1 - p))
+        # Centred log-probabilities: a softmax's logits up to their free constant. For a
+        # binary model column 1 minus column 0 is the log-odds the recipe used to rank by.
+        logp = np.log(np.clip(self.engine.predict_proba(self.texts).astype(np.float64), 1e-7, 1.0))
+        return logp - logp.mean(1, keepdims=True)
+
+    def labels(self, logits: np.ndarray) -> np.ndarray:
+        """The model's own labels (its decision offsets; argmax for a binary model)."""
+        offsets = (self.engine.decision or {}).get("log_offsets") or [0.0] * logits.shape[1]
+        return (logits + np.asarray(offsets)).argmax(1)
 
 
-def _error(logits: np.ndarray, ref: np.ndarray) -> dict:
+def _error(logits: np.ndarray, ref: np.ndarray, labels=lambda z: z.argmax(1)) -> dict:
     return {
-        "mean_abs_logit_error": float(np.abs(logits - ref).mean()),
-        "label_flips": int(((logits >= 0) != (ref >= 0)).sum()),
+        "mean_abs_logit_error": float(np.abs(logits - ref).mean(1).mean() * (2 if logits.shape[1] == 2 else 1)),
+        "label_flips": int((labels(logits) != labels(ref)).sum()),
     }
 
 
@@ -125,19 +132,19 @@ def search(model_dir: Path, texts: list[str], max_groups: int = 8, threads: int 
     with tempfile.TemporaryDirectory() as tmp:
         q = Path(tmp) / "q.onnx"
         quantize(fp32, q)
-        base = _error(scorer.logits(q), ref)
+        base = _error(scorer.logits(q), ref, scorer.labels)
         log.info("all INT8: %s", base)
         single = {}
         for name, nodes in all_groups.items():
             quantize(fp32, q, nodes)
-            single[name] = _error(scorer.logits(q), ref)
+            single[name] = _error(scorer.logits(q), ref, scorer.labels)
             log.info("%-26s in FP32: %s", name, single[name])
         ranked = sorted(single, key=lambda g: single[g]["mean_abs_logit_error"])
         prefixes = []
         for k in range(1, max_groups + 1):
             chosen = ranked[:k]
             quantize(fp32, q, [n for g in chosen for n in all_groups[g]])
-            prefixes.append({"groups": chosen, **_error(scorer.logits(q), ref)})
+            prefixes.append({"groups": chosen, **_error(scorer.logits(q), ref, scorer.labels)})
             log.info("first %d in FP32: %s", k, prefixes[-1])
     best = min(p["mean_abs_logit_error"] for p in prefixes)
     pick = next(p for p in prefixes if p["mean_abs_logit_error"] <= 1.1 * best)
@@ -155,10 +162,10 @@ def _rel(path: str) -> str:
     return rel(path)
 
 
-def calibration_texts(path: str, n: int, seed: int, min_words: int = 6) -> list[str]:
-    from .train import read_tsv
+def calibration_texts(paths: list[str], n: int, seed: int, min_words: int = 6) -> list[str]:
+    from .datasets import read_labelled
 
-    texts, _ = read_tsv(path)
+    texts = [t for path in paths for t in read_labelled(path).texts]
     pool = [t for t in texts if len(t.split()) >= min_words]
     rng = np.random.RandomState(seed)
     return [pool[i] for i in rng.choice(len(pool), min(n, len(pool)), replace=False)]
@@ -169,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("nlp_tasks").setLevel(logging.INFO)
     ap = argparse.ArgumentParser(prog="python -m nlp_tasks.sentiment.quantize", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model-dir", required=True, help="a built model folder (model.onnx = FP32)")
-    ap.add_argument("--calib", required=True, help="TSV of training sentences (sentence<TAB>label)")
+    ap.add_argument(
+        "--calib", required=True, action="append", help="training data (repeatable): a .tsv of sentences or a .jsonl of star-rated reviews"
+    )
     ap.add_argument("--out", required=True, help="where to write the recipe (delta/quantization.json)")
     ap.add_argument("--texts", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=13)
@@ -181,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     result = search(Path(args.model_dir), texts, args.max_groups, args.threads)
     meta = json.loads((Path(args.model_dir) / "metadata.json").read_text())
     recipe = {
-        "command": "python -m nlp_tasks.sentiment.quantize --model-dir build/model --calib "
-        + f"{_rel(args.calib)} --texts {args.texts} --seed {args.seed} --max-groups {args.max_groups} --out {_rel(args.out)}",
+        "command": "python -m nlp_tasks.sentiment.quantize --model-dir build/model "
+        + " ".join(f"--calib {_rel(c)}" for c in args.calib)
+        + f" --texts {args.texts} --seed {args.seed} --max-groups {args.max_groups} --out {_rel(args.out)}",
         "method": "dynamic INT8, per-channel weights; the listed groups stay FP32",
         "model_version_searched": meta.get("version"),
         **result,
