@@ -131,8 +131,8 @@ def _s3_options(conn_id: str):
             20_000, type="integer", minimum=10, maximum=200_000, description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)"
         ),
         "provider": Param("auto", enum=["auto", "cpu", "cuda"], description="ONNX Runtime execution provider"),
-        "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="P(positive) below this is negative"),
-        "neutral_high": Param(0.6, type="number", minimum=0, maximum=1, description="P(positive) at or above this is positive"),
+        "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="binary models only: P(positive) below this is negative (a 3-class model uses its own calibrated rule and ignores this)"),
+        "neutral_high": Param(0.6, type="number", minimum=0, maximum=1, description="binary models only: P(positive) at or above this is positive (ignored, with a log line, for a 3-class model)"),
         "max_invalid_fraction": Param(
             0.05, type="number", minimum=0, maximum=1, description="fail the run (after publishing the quarantine) above this share of invalid records"
         ),

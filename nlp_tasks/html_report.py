@@ -248,6 +248,7 @@ def render(data: dict, run_id: str = "") -> str:
         ("positive", _fmt(overall.get("positive_share"), True)),
         ("mean P(positive)", _fmt(overall.get("mean_score"))),
         ("rating agreement", _fmt(overall.get("rating_agreement"), True)),
+        ("rating agreement (1-2 vs 4-5 stars)", _fmt(overall.get("rating_agreement_binary"), True)),
         ("drift", verdict),
     ]
     kpi_html = "".join(f"<div class=kpi><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in kpis)

@@ -202,16 +202,33 @@ def load_engine(model_dir: str, provider: str = "auto"):
 
 
 def score(run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_band: tuple[float, float] = (0.4, 0.6)) -> dict:
-    from .sentiment import label_for
+    """Score title + text (both redacted) of every row: P(positive), P(negative), P(neutral), label.
+
+    A 3-class model labels by its own calibrated rule and the neutral band is ignored; a binary
+    model (an imported checkpoint) has no P(neutral) (null) and the band makes its neutral label.
+    """
+    from .sentiment import DEFAULT_NEUTRAL_BAND, labels_from_proba, uses_neutral_band
+    from .sentiment.datasets import review_input
 
     t0 = time.perf_counter()
     engine = load_engine(model_dir, provider)
     table = run.lake.read_parquet(shard)
-    scores = engine.predict_proba(table.column("text_redacted").to_pylist())
-    labels = [label_for(float(s), neutral_band) for s in scores]
+    titles = table.column("title_redacted").to_pylist()
+    texts = [review_input(ti, te) for ti, te in zip(titles, table.column("text_redacted").to_pylist())]
+    probs = engine.predict_proba(texts)
+    classes = engine.classes_
+    if uses_neutral_band(classes):
+        p_neutral = pa.nulls(len(texts), pa.float32())
+    else:
+        if tuple(neutral_band) != DEFAULT_NEUTRAL_BAND:
+            log.info("model %s has its own neutral class: neutral_low/high %s are ignored", engine.version, neutral_band)
+        p_neutral = pa.array(probs[:, classes.index("neutral")], pa.float32())
+    labels = labels_from_proba(probs, classes, engine.decision, neutral_band)
     n = table.num_rows
     out = (
-        table.append_column("score", pa.array(scores, pa.float32()))
+        table.append_column("score", pa.array(probs[:, classes.index("positive")], pa.float32()))
+        .append_column("p_negative", pa.array(probs[:, classes.index("negative")], pa.float32()))
+        .append_column("p_neutral", p_neutral)
         .append_column("label", pa.array(labels, pa.string()))
         .append_column("model_version", pa.array([engine.version] * n, pa.string()))
         .append_column("provider", pa.array([engine.choice.provider] * n, pa.string()))
@@ -537,6 +554,8 @@ SUMMARY_SCHEMA = pa.schema(
         ("drift_verdict", pa.string()),
         ("run_id", pa.string()),
         ("rows_rated", pa.int64()),  # reported rows with a star rating: the base of rating_agreement
+        # 1-2 vs 4-5 stars against the label's sign (neutral labels count as wrong; 3 stars left out)
+        ("rating_agreement_binary", pa.float64()),
     ]
 )
 
@@ -548,6 +567,14 @@ def _rating_agreement(ratings: list, labels: list) -> float | None:
         return None
     expect = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
     return sum(expect[r] == l for r, l in pairs) / len(pairs)
+
+
+def _rating_agreement_binary(ratings: list, labels: list) -> float | None:
+    """The binary twin: on 1-2 and 4-5 star reviews only, is the label the stars' side?"""
+    pairs = [(r, l) for r, l in zip(ratings, labels) if r is not None and r != 3]
+    if not pairs:
+        return None
+    return sum((l == "positive") == (r >= 4) and l != "neutral" for r, l in pairs) / len(pairs)
 
 
 def build_summary(run: Run, report: pa.Table, quarantine: pa.Table, rows_in: int, pii: dict, verdict: str) -> pa.Table:
@@ -576,6 +603,9 @@ def build_summary(run: Run, report: pa.Table, quarantine: pa.Table, rows_in: int
             "drift_verdict": verdict,
             "run_id": run.run_id,
             "rows_rated": int(part["rating"].notna().sum()) if n else 0,
+            "rating_agreement_binary": _rating_agreement_binary(
+                [None if pd.isna(r) else int(r) for r in part["rating"]], list(part["label"])
+            ),
         }
 
     rows.append(agg("overall", None, df, rows_in, quarantine.num_rows))

@@ -55,6 +55,7 @@ def _schema():
             ("pii_entities", pa.int64()),
             ("drift_days", pa.int64()),
             ("run_id", pa.string()),
+            ("rating_agreement_binary", pa.float64()),
         ]
     )
 
@@ -80,11 +81,14 @@ def aggregate(df, week: str, run_id: str = ""):
     import numpy as np
     import pyarrow as pa
 
-    if "rows_rated" not in df.columns:  # partitions written before rows_rated existed
-        df["rows_rated"] = np.nan
     df = df.copy()
+    # Columns that partitions written by earlier versions lack.
+    for col in ("rows_rated", "rating_agreement_binary"):
+        if col not in df.columns:
+            df[col] = np.nan
     # Agreement weights: rated rows where known, else reported rows.
     df["_agree_w"] = df["rows_rated"].where(df["rows_rated"].notna(), df["rows_reported"]).astype(float)
+    df["_agree_bin_w"] = df["_agree_w"].where(df["rating_agreement_binary"].notna(), 0.0)
     df.loc[df["rating_agreement"].isna(), "_agree_w"] = 0.0
     all_days = sorted(df["dt"].unique())
     rows = []
@@ -122,6 +126,7 @@ def aggregate(df, week: str, run_id: str = ""):
                 "pii_entities": isum("pii_entities"),
                 "drift_days": int((part["drift_verdict"] == "drift").sum()),
                 "run_id": run_id,
+                "rating_agreement_binary": wmean("rating_agreement_binary", part["_agree_bin_w"]),
             }
         )
     rows.sort(key=lambda r: (r["scope"] != "overall", r["product_id"] or ""))

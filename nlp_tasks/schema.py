@@ -58,7 +58,9 @@ SENTIMENT_REPORT = pa.schema(
         ("title_redacted", pa.string()),
         ("text_redacted", pa.string()),
         ("label", pa.string()),
-        ("score", pa.float32()),
+        ("score", pa.float32()),  # P(positive)
+        ("p_negative", pa.float32()),
+        ("p_neutral", pa.float32()),  # null for a binary model (its neutral comes from the band)
         ("pii_entities", pa.int32()),
         ("source_kind", pa.string()),
         ("source_file", pa.string()),

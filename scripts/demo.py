@@ -69,12 +69,15 @@ def run_day(day: str, root: str, log_dir: Path) -> float:
 
 
 def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
-    head = ["date", "rows in", "reported", "quarantined", "PII redacted", "pos", "neg", "neu", "drift", "secs"]
+    head = ["date", "rows in", "reported", "quarantined", "PII redacted", "pos", "neg", "neu", "stars agree", "drift", "secs"]
     rows = []
     for d in days:
         m = json.loads(lake.read_text(lake.uri(layout.manifest(d))))
         n = max(m["rows_reported"], 1)
         lab = m["labels"]
+        # The summary's overall row: how often the label matches the review's stars.
+        summary = lake.read_parquet(lake.uri(layout.report("summary", d), "part-00000.parquet")).to_pylist()
+        agree = next((r["rating_agreement"] for r in summary if r["scope"] == "overall"), None)
         rows.append(
             [
                 d,
@@ -85,6 +88,7 @@ def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
                 f"{lab['positive'] / n:.0%}",
                 f"{lab['negative'] / n:.0%}",
                 f"{lab['neutral'] / n:.0%}",
+                "-" if agree is None else f"{agree:.0%}",
                 m["drift_verdict"],
                 f"{seconds.get(d, 0):.0f}",
             ]

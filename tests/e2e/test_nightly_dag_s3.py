@@ -77,6 +77,8 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         assert sum(i.startswith("pdf-") for i in ids) == seed["pdfs"]
         assert {r["label"] for r in report} <= {"negative", "neutral", "positive"}
         assert all(0.0 <= r["score"] <= 1.0 for r in report)
+        # The 3-class model's three probabilities, score = P(positive).
+        assert all(abs(r["p_negative"] + r["p_neutral"] + r["score"] - 1.0) < 1e-3 for r in report)
         assert len({r["model_version"] for r in report}) == 1 and report[0]["model_version"]
         assert all(r["run_id"] for r in report)
         # PII never reaches the report; the redactions are counted.

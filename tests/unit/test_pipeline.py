@@ -131,3 +131,37 @@ def test_shards_are_balanced_and_bounded(rows, shard_rows, sizes):
     assert got == sizes
     assert sum(got) == rows
     assert all(s <= (1 + pipeline.SHARD_SLACK) * shard_rows for s in got)
+
+
+def test_score_reads_title_and_text_and_writes_all_three_probabilities(run, model_dir):
+    """The title carries much of a review's sentiment: the model reads title + ". " + text."""
+    import pyarrow as pa
+
+    from nlp_tasks.sentiment.datasets import review_input
+    from nlp_tasks.sentiment.engine import SentimentEngine
+
+    titles = ["Broke in a week, total waste of money", None, "Absolutely love it"]
+    texts = ["I ordered it in March for my sister.", "I ordered it in March for my sister.", "I ordered it in March for my sister."]
+    shard = run.work("redacted", "part-00000.parquet")
+    run.lake.write_parquet(
+        pa.table({"review_id": ["a", "b", "c"], "title_redacted": pa.array(titles, pa.string()), "text_redacted": texts}), shard
+    )
+    out = run.lake.read_parquet(pipeline.score(run, shard, str(model_dir))["shard"]).to_pylist()
+    engine = SentimentEngine(model_dir, provider="cpu")
+    want = engine.predict_proba([review_input(ti, te) for ti, te in zip(titles, texts)])
+    for row, p in zip(out, want):
+        assert row["p_negative"] == pytest.approx(float(p[0]), abs=1e-6)
+        assert row["p_neutral"] == pytest.approx(float(p[1]), abs=1e-6)
+        assert row["score"] == pytest.approx(float(p[2]), abs=1e-6)
+    # Same text, different titles: the title moves the score the way it reads.
+    assert out[0]["p_negative"] > out[1]["p_negative"] + 0.2 and out[0]["label"] == "negative"
+    assert out[2]["score"] > out[1]["score"] and out[2]["label"] == "positive"
+
+
+def test_rating_agreement_and_its_binary_twin():
+    ratings = [1, 2, 3, 4, 5, 5, None]
+    labels = ["negative", "neutral", "neutral", "positive", "positive", "negative", "positive"]
+    assert pipeline._rating_agreement(ratings, labels) == pytest.approx(4 / 6)
+    # 3 stars and unrated rows are left out; a neutral label on a 2-star review is a miss.
+    assert pipeline._rating_agreement_binary(ratings, labels) == pytest.approx(3 / 5)
+    assert pipeline._rating_agreement_binary([3, None], ["neutral", "positive"]) is None
