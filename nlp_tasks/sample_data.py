@@ -34,10 +34,12 @@ NEGATIVE = [
     "I regret buying this {n}; it is loud, slow and uncomfortable.",
     "Do not buy this {n}. It overheats and the refund took a month.",
 ]
+# Three-star reviews are mixed, not silent: a bare fact ("it arrived on Tuesday") carries no
+# opinion, and no star-rated review set reads it as neutral.
 NEUTRAL = [
     "The {n} is okay. It does the job, nothing special.",
     "Average {n}. Some things are good, some are not.",
-    "The {n} arrived on Tuesday in a brown box.",
+    "The {n} works, but it feels a bit flimsy for the price.",
 ]
 FILLER = [
     "I ordered it in {m} for my sister.",

@@ -52,7 +52,8 @@ def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local
 
     texts = ["a short one", "another, somewhat longer review text about a kettle", "x"]
     engine = SentimentEngine(out, provider="cpu", variant="fp32")
-    got = engine.predict_proba(texts)
+    assert engine.classes_ == ("negative", "positive")
+    got = engine.predict_positive(texts)
     tok = Tokenizer.from_file(str(ckpt / "tokenizer.json"))
     tok.no_padding()  # the shipped tokenizer.json pads to 128; the reference must not
     with torch.no_grad():

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from nlp_tasks.sentiment import label_for
+from nlp_tasks.sentiment import label_for, labels_from_proba
 from nlp_tasks.sentiment.engine import CPU, CUDA, SentimentEngine, available_cpus, choose_provider
 
 ALL = {"model.onnx", "model.int8.onnx", "model.fp16.onnx"}
@@ -59,17 +59,37 @@ def test_engine_scores_in_input_order_and_dedupes(engine, fp32):
         "",
         "Absolutely love it, works perfectly and arrived early. Best purchase this year!",
     ]
-    p = fp32.predict_proba(texts)
-    assert p.shape == (4,) and p.dtype == np.float32
-    assert p[0] > 0.8 and p[1] < 0.4
-    assert p[0] == p[3]
+    probs = fp32.predict_proba(texts)
+    # scikit-learn's contract: (n, classes), rows are distributions, columns in classes_ order.
+    assert fp32.classes_ == ("negative", "neutral", "positive")
+    assert probs.shape == (4, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    p = fp32.predict_positive(texts)
+    np.testing.assert_array_equal(p, probs[:, 2])
+    assert p[0] > 0.8 and p[1] < 0.4 and probs[1, 0] > 0.6
+    assert (probs[0] == probs[3]).all()
     # Order is preserved whatever the length-sorted batching did.
     rev = fp32.predict_proba(texts[::-1])
-    np.testing.assert_allclose(rev[::-1], p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rev[::-1], probs, rtol=1e-5, atol=1e-6)
     q = engine.predict_proba(texts)
     assert engine.choice.provider == CPU and engine.choice.variant == "int8"
-    assert q[0] > 0.8 and q[1] < 0.4 and q[0] == q[3]
-    np.testing.assert_allclose(q, p, atol=0.1)
+    assert q[0, 2] > 0.8 and q[1, 2] < 0.4 and (q[0] == q[3]).all()
+    np.testing.assert_allclose(q, probs, atol=0.1)
+    assert labels_from_proba(q[:2], engine.classes_, engine.decision) == ["positive", "negative"]
+
+
+def test_three_class_labels_follow_the_model_rule_and_ignore_the_band():
+    classes = ("negative", "neutral", "positive")
+    probs = np.array([[0.30, 0.25, 0.45], [0.70, 0.20, 0.10], [0.05, 0.15, 0.80]])
+    assert labels_from_proba(probs, classes) == ["positive", "negative", "positive"]
+    # An offset on the neutral class (chosen on held-out reviews) flags the mixed review.
+    rule = {"log_offsets": [0.0, 0.7, 0.0]}
+    assert labels_from_proba(probs, classes, rule) == ["neutral", "negative", "positive"]
+    assert labels_from_proba(probs, classes, rule, band=(0.0, 0.01)) == ["neutral", "negative", "positive"]
+    # A binary model has no neutral column: the band makes its neutral label.
+    binary = np.array([[0.55, 0.45], [0.9, 0.1]])
+    assert labels_from_proba(binary, ("negative", "positive")) == ["neutral", "negative"]
+    assert labels_from_proba(binary, ("negative", "positive"), band=(0.3, 0.4)) == ["positive", "negative"]
 
 
 def test_long_texts_are_scored_over_all_windows(engine):
@@ -77,7 +97,7 @@ def test_long_texts_are_scored_over_all_windows(engine):
     bad = "This kettle is awful, it broke and I hate it. "
     n = 40  # ~12 tokens a sentence: far beyond one 256-token window
     assert len(engine.tokenizer.encode(good * n).overflowing) >= 1
-    p_good_then_bad, p_good = engine.predict_proba([good * n + bad * n, good * n])
+    p_good_then_bad, p_good = engine.predict_positive([good * n + bad * n, good * n])
     # With truncation the bad half would be invisible and both scores would match.
     assert p_good_then_bad < p_good - 0.1
 
@@ -108,7 +128,10 @@ def test_predict_cli(tmp_path, model_dir):
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["id"] for x in lines] == [1, "b"]
     assert lines[0]["label"] == "positive" and lines[1]["label"] == "negative"
-    assert set(lines[0]) == {"id", "label", "score"}
+    assert set(lines[0]) == {"id", "label", "score", "p_negative", "p_neutral", "p_positive"}
+    for x in lines:
+        assert x["score"] == x["p_positive"]
+        assert abs(x["p_negative"] + x["p_neutral"] + x["p_positive"] - 1) < 1e-4
 
 
 def test_token_budget_follows_the_provider(model_dir):
