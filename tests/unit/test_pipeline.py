@@ -165,3 +165,20 @@ def test_rating_agreement_and_its_binary_twin():
     # 3 stars and unrated rows are left out; a neutral label on a 2-star review is a miss.
     assert pipeline._rating_agreement_binary(ratings, labels) == pytest.approx(3 / 5)
     assert pipeline._rating_agreement_binary([3, None], ["neutral", "positive"]) is None
+
+
+def test_a_three_class_model_ignores_the_neutral_band_and_says_so(run, model_dir, caplog):
+    import logging
+
+    import pyarrow as pa
+
+    shard = run.work("redacted", "part-00000.parquet")
+    texts = ["Average blender. Some things are good, some are not.", "Love it, works perfectly."]
+    run.lake.write_parquet(
+        pa.table({"review_id": ["a", "b"], "title_redacted": pa.nulls(2, pa.string()), "text_redacted": texts}), shard
+    )
+    default = run.lake.read_parquet(pipeline.score(run, shard, str(model_dir))["shard"]).column("label").to_pylist()
+    with caplog.at_level(logging.INFO, logger="nlp_tasks.pipeline"):
+        wide = pipeline.score(run, shard, str(model_dir), neutral_band=(0.0, 1.0))
+    assert run.lake.read_parquet(wide["shard"]).column("label").to_pylist() == default
+    assert any("are ignored" in r.getMessage() for r in caplog.records)
