@@ -34,7 +34,7 @@ from nlp_tasks.sentiment import labels_from_proba, uses_neutral_band  # noqa: E4
 from nlp_tasks.sentiment.datasets import LABELS, read_labelled  # noqa: E402
 from nlp_tasks.sentiment.engine import CPU, SentimentEngine  # noqa: E402
 from nlp_tasks.sentiment.export import VARIANTS  # noqa: E402
-from nlp_tasks.sentiment.metrics import binary_scores, ece, f1_per_class  # noqa: E402
+from nlp_tasks.sentiment.metrics import binary_scores, ece, f1_per_class, to_three_classes  # noqa: E402
 
 UCI_SETS = {"uci_amazon": "uci_amazon_cells.tsv", "uci_yelp": "uci_yelp.tsv", "uci_imdb": "uci_imdb.tsv"}
 REVIEW_SETS = ("yelp_dev", "womens_clothing_dev", "amazon_alexa_dev", "amazon_products_dev")
@@ -71,16 +71,8 @@ def engine_for(model_dir: Path, variant: str, threads: int | None) -> SentimentE
     return engine
 
 
-def as_three(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
-    """(n, 3) in LABELS order; a binary model's P(neutral) column is 0."""
-    out = np.zeros((len(probs), 3))
-    for c, name in enumerate(classes):
-        out[:, LABELS.index(name)] = probs[:, c]
-    return out
-
-
 def scores_for(probs: np.ndarray, labels: list[str], data, classes: tuple[str, ...]) -> dict:
-    p3 = as_three(probs, classes)
+    p3 = to_three_classes(probs, classes)
     if data.binary:
         return {"binary_acc": float(((p3[:, 2] > p3[:, 0]) == (data.labels == 2)).mean())}
     pred = np.asarray([LABELS.index(x) for x in labels])
@@ -129,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             per = {}
             for name, d in data.items():
                 if d.binary:  # the sentence sets are scored on the binary decision
-                    a = as_three(probs[v][name], classes)
-                    b = as_three(probs["fp32"][name], classes)
+                    a = to_three_classes(probs[v][name], classes)
+                    b = to_three_classes(probs["fp32"][name], classes)
                     per[name] = float(((a[:, 2] > a[:, 0]) == (b[:, 2] > b[:, 0])).mean())
                 else:
                     per[name] = float(np.mean([x == y for x, y in zip(labels[v][name], labels["fp32"][name])]))

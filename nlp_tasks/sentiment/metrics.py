@@ -15,6 +15,16 @@ import numpy as np
 from .datasets import NEG, NEU, POS
 
 
+def to_three_classes(probs: np.ndarray, classes) -> np.ndarray:
+    """(n, 3) in LABELS order from a model's (n, len(classes)); a binary model's P(neutral) is 0."""
+    from . import LABELS
+
+    out = np.zeros((len(probs), 3))
+    for c, name in enumerate(classes):
+        out[:, LABELS.index(name)] = probs[:, c]
+    return out
+
+
 def decide(probs: np.ndarray, log_offsets=None) -> np.ndarray:
     """The model's label: argmax of log P + per-class offsets (0: plain argmax)."""
     logp = np.log(np.clip(probs, 1e-12, 1.0))

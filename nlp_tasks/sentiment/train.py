@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Labelled, read_labelled, read_tsv  # noqa: F401  (read_tsv: used by bench/)
+from .datasets import Labelled, read_labelled, read_tsv
 
 
 def embed(texts: list[str], batch_size: int = 128) -> np.ndarray:
@@ -185,23 +185,21 @@ def predict_torch(model, tok, texts: list[str], max_length: int = 256, batch_siz
     return _softmax(logits_torch(model, tok, texts, max_length, batch_size).astype(np.float64)).astype(np.float32)
 
 
-def _as3(probs: np.ndarray) -> np.ndarray:
-    """A 2-class model's (negative, positive) as (negative, 0, positive) for the 3-class scorer."""
-    return probs if probs.shape[1] == 3 else np.stack([probs[:, 0], np.zeros(len(probs)), probs[:, 1]], 1)
-
-
 def eval_sets(args) -> list[tuple[str, str]]:
     dev_name = Path(args.dev).stem if args.dev.endswith(".jsonl") else "sst2_dev"
     return [(dev_name, args.dev), *[tuple(e.split("=", 1)) for e in args.eval]]
 
 
 def evaluate(model, tok, args, max_length: int = 256, log_offsets=None) -> dict:
-    from .metrics import score
+    from .metrics import score, to_three_classes
+    from .modeling import LABELS_2, LABELS_3
 
+    classes = LABELS_3 if model.head.out_features == 3 else LABELS_2
     metrics = {}
     for name, path in eval_sets(args):
         data = read_labelled(path)
-        m = score(_as3(predict_torch(model, tok, data.texts, max_length=max_length)), data.labels, data.binary, log_offsets)
+        probs = to_three_classes(predict_torch(model, tok, data.texts, max_length=max_length), classes)
+        m = score(probs, data.labels, data.binary, log_offsets)
         metrics[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in metrics[name].items()), flush=True)
     return metrics
