@@ -227,7 +227,7 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
     wait_for_backfills(d, 1)
     before = {day: snapshot(s3_lake, day) for day in BACKFILL_DAYS}
     started = dt.datetime.now(dt.timezone.utc)
-    # --no-run-on-latest-version, as the README recommends for re-processing: Airflow 3.3.2
+    # --no-run-on-latest-version, as docs/deployment.md recommends for re-processing: Airflow 3.3.2
     # re-verifies a cleared run at once when moving it to the latest DAG version, and can mark
     # tasks mapped over another mapped task's output REMOVED (the DAG now avoids that shape).
     d.cli(*backfill, "--reprocess-behavior", "completed", "--no-run-on-latest-version")
