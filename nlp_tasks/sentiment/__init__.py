@@ -4,8 +4,6 @@ Importing this package is cheap; torch, transformers and onnxruntime load only w
 """
 from __future__ import annotations
 
-import math
-
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_NEUTRAL_BAND = (0.4, 0.6)
 
@@ -33,13 +31,15 @@ def labels_from_proba(probs, classes, decision: dict | None = None, band=DEFAULT
     A binary model (an imported HF checkpoint, the old SST-2 model) labels P(positive)
     with the neutral band.
     """
+    import numpy as np  # here, not at the top: importing this package stays cheap
+
     classes = tuple(classes)
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1, len(classes))
+    names = np.asarray(classes, dtype=object)
     if uses_neutral_band(classes):
-        pos = classes.index("positive")
-        return [label_for(float(row[pos]), band) for row in probs]
-    offsets = (decision or {}).get("log_offsets") or [0.0] * len(classes)
-    out = []
-    for row in probs:
-        best = max(range(len(classes)), key=lambda c: math.log(max(float(row[c]), 1e-12)) + offsets[c])
-        out.append(classes[best])
-    return out
+        # label_for, vectorised: this runs once per scored shard.
+        low, high = band
+        score = probs[:, classes.index("positive")]
+        return np.where(score < low, "negative", np.where(score >= high, "positive", "neutral")).tolist()
+    offsets = np.asarray((decision or {}).get("log_offsets") or [0.0] * len(classes), dtype=np.float64)
+    return names[(np.log(np.clip(probs, 1e-12, 1.0)) + offsets).argmax(1)].tolist()
