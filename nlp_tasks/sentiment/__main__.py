@@ -4,7 +4,10 @@
     python -m nlp_tasks.sentiment import-hf --checkpoint DIR --out build/imported
     python -m nlp_tasks.sentiment predict --input IN.jsonl --output OUT.jsonl [--model VERSION|DIR]
     python -m nlp_tasks.sentiment publish --data-root ROOT --model-dir DIR [--promote]
-    python -m nlp_tasks.sentiment promote --data-root ROOT --version V [--alias production]
+    python -m nlp_tasks.sentiment promote --data-root ROOT --version V|none [--alias production|challenger]
+    python -m nlp_tasks.sentiment promote --data-root ROOT --if-better --from D1 --to D2 [--dry-run]
+    python -m nlp_tasks.sentiment promote --data-root ROOT --to-previous [--alias production] [--dry-run]
+    python -m nlp_tasks.sentiment compare --data-root ROOT --from D1 --to D2 [--json]
     python -m nlp_tasks.sentiment list    --data-root ROOT
 """
 from __future__ import annotations
@@ -90,7 +93,7 @@ def cmd_predict(args) -> int:
 def cmd_build(args) -> int:
     from .export import build_default
 
-    meta = build_default(Path(args.out))
+    meta = build_default(Path(args.out), Path(args.delta) if args.delta else None)
     print(json.dumps({"version": meta["version"], "out": args.out, "metrics": meta["metrics"]}))
     return 0
 
@@ -125,15 +128,72 @@ def cmd_publish(args) -> int:
     lake = _lake(args.data_root)
     version = registry.publish(lake, Path(args.model_dir))
     if args.promote:
-        registry.set_alias(lake, version, registry.PRODUCTION)
+        registry.set_alias(lake, version, registry.PRODUCTION, action="publish --promote")
     print(version)
     return 0
 
 
 def cmd_promote(args) -> int:
+    """Move an alias: by hand, on the evidence of a window of shadow nights, or one step back."""
     from . import registry
 
-    print(json.dumps(registry.set_alias(_lake(args.data_root), args.version, args.alias)))
+    lake = _lake(args.data_root)
+    if args.if_better:
+        from .. import model_comparison as mc
+
+        if args.alias != registry.PRODUCTION:
+            raise SystemExit("--if-better moves the production alias to the challenger; --alias must be production")
+        pooled = mc.pool(mc.read_window(lake, args.date_from, args.date_to))
+        print(mc.render(pooled, args.date_from, args.date_to))
+        verdict, why = mc.verdict(pooled)
+        current = registry.aliases(lake).get(registry.PRODUCTION)
+        candidate = (pooled.get("versions") or {}).get("challenger")
+        if verdict != "promote":
+            print(f"production stays {current}: verdict {verdict}")
+            return 0
+        if (pooled["versions"] or {}).get("champion") != current:
+            # The window compared another champion than today's production: its evidence is stale.
+            print(f"production stays {current}: the window compared {pooled['versions']['champion']}, not the current production")
+            return 0
+        if args.dry_run:
+            print(f"dry run: would move production {current} -> {candidate}")
+            return 0
+        ev = mc.evidence(pooled, args.date_from, args.date_to)
+        registry.set_alias(lake, candidate, registry.PRODUCTION, by=args.by, action="if-better", reason=why, evidence=ev)
+        if registry.aliases(lake).get(registry.CHALLENGER) == candidate:
+            registry.set_alias(lake, None, registry.CHALLENGER, by=args.by, action="if-better", reason="promoted to production")
+        print(f"production {current} -> {candidate}")
+        return 0
+    if args.to_previous:
+        current = registry.aliases(lake).get(args.alias)
+        target = registry.previous(lake, args.alias)
+        if target is None and args.alias == registry.PRODUCTION:
+            raise SystemExit(f"{args.alias} has no earlier version to roll back to (history: promote list)")
+        if args.dry_run:
+            print(f"dry run: would move {args.alias} {current} -> {target}")
+            return 0
+        registry.set_alias(lake, target, args.alias, by=args.by, action="rollback", reason=args.reason)
+        print(f"{args.alias} {current} -> {target} (rolled back)")
+        return 0
+    if not args.version:
+        raise SystemExit("give --version V (or none), --if-better --from D1 --to D2, or --to-previous")
+    version = None if args.version.lower() == "none" else args.version
+    if args.dry_run:
+        print(f"dry run: would move {args.alias} {registry.aliases(lake).get(args.alias)} -> {version}")
+        return 0
+    print(json.dumps(registry.set_alias(lake, version, args.alias, by=args.by, reason=args.reason)))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .. import model_comparison as mc
+
+    pooled = mc.pool(mc.read_window(_lake(args.data_root), args.date_from, args.date_to))
+    if args.json:
+        verdict, why = mc.verdict(pooled)
+        print(mc.dumps({**pooled, "verdict": verdict, "why": why}))
+    else:
+        print(mc.render(pooled, args.date_from, args.date_to))
     return 0
 
 
@@ -141,7 +201,8 @@ def cmd_list(args) -> int:
     from . import registry
 
     lake = _lake(args.data_root)
-    print(json.dumps({"versions": registry.versions(lake), "aliases": registry.aliases(lake)}, indent=2))
+    moves = [{k: m[k] for k in ("at", "by", "alias", "from", "to", "action")} for m in registry.history(lake)[-args.history :]]
+    print(json.dumps({"versions": registry.versions(lake), "aliases": registry.aliases(lake), "history": moves}, indent=2))
     return 0
 
 
@@ -162,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("build", help="assemble the default model from the wheel + delta and export it")
     p.add_argument("--out", required=True)
+    p.add_argument("--delta", help="a delta folder (adapter/, head.json, ...); default: the package's own")
     p.set_defaults(fn=cmd_build)
     p = sub.add_parser("import-hf", help="export a HF sequence-classification checkpoint folder (local or s3://)")
     p.add_argument("--checkpoint", required=True)
@@ -174,15 +236,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-dir", required=True)
     p.add_argument("--promote", action="store_true", help="also point the production alias at it")
     p.set_defaults(fn=cmd_publish)
-    p = sub.add_parser("promote", help="move an alias (default production) to a version")
+    p = sub.add_parser("promote", help="move an alias (default production): to a version, on evidence, or back")
     p.add_argument("--data-root", required=True)
-    p.add_argument("--version", required=True)
-    p.add_argument("--alias", default="production")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--version", help="a published version; none clears the alias (not production)")
+    how.add_argument("--if-better", action="store_true", help="production -> challenger only if the window's verdict is promote")
+    how.add_argument("--to-previous", action="store_true", help="roll the alias back one step of its history")
+    p.add_argument("--alias", default="production", help="production or challenger")
+    p.add_argument("--from", dest="date_from", help="--if-better: first day of the evidence window (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", help="--if-better: last day of the window")
+    p.add_argument("--dry-run", action="store_true", help="say what would move, move nothing")
+    p.add_argument("--by", help="who moves it, for the history (default: $NLP_TASKS_USER or the login name)")
+    p.add_argument("--reason", help="why, for the history")
     p.set_defaults(fn=cmd_promote)
-    p = sub.add_parser("list", help="list published versions and aliases")
+    p = sub.add_parser("compare", help="pool the champion/challenger comparison over days and give a verdict")
     p.add_argument("--data-root", required=True)
+    p.add_argument("--from", dest="date_from", required=True)
+    p.add_argument("--to", dest="date_to", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_compare)
+    p = sub.add_parser("list", help="list published versions, aliases and the latest alias moves")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--history", type=int, default=10, help="how many of the latest alias moves to show")
     p.set_defaults(fn=cmd_list)
     args = ap.parse_args(argv)
+    if getattr(args, "if_better", False) and not (args.date_from and args.date_to):
+        ap.error("--if-better needs --from and --to: the window of shadow nights to judge")
     return args.fn(args)
 
 

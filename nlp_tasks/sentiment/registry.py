@@ -2,11 +2,15 @@
 
 Each version folder holds the ONNX variants, the tokenizer and metadata.json (training data,
 metrics, sha256 of every file). metadata.json is uploaded last, so a version without it is
-an interrupted upload and is never served. Aliases (``production``) live in one small JSON
-object, ``{data_root}/models/<name>/aliases.json``, replaced in a single PUT.
+an interrupted upload and is never served. Aliases (``production``, ``challenger``) live in one
+small JSON object, ``{data_root}/models/<name>/aliases.json``, replaced in a single PUT; every
+move of an alias is appended to ``alias_history.json`` beside it (who, when, from, to, why and
+the evidence), which is also what ``promote --to-previous`` rolls back along.
 """
 from __future__ import annotations
 
+import datetime as dt
+import getpass
 import json
 import logging
 import os
@@ -20,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "sentiment"
 PRODUCTION = "production"
+CHALLENGER = "challenger"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,14 +73,88 @@ def publish(lake: Lake, local_dir: Path, name: str = DEFAULT_NAME) -> str:
     return version
 
 
-def set_alias(lake: Lake, version: str, alias: str = PRODUCTION, name: str = DEFAULT_NAME) -> dict[str, str]:
-    if version not in versions(lake, name):
+def _history_uri(lake: Lake, name: str) -> str:
+    return lake.uri(models(name), "alias_history.json")
+
+
+def history(lake: Lake, name: str = DEFAULT_NAME) -> list[dict]:
+    """Every alias move, oldest first."""
+    uri = _history_uri(lake, name)
+    return json.loads(lake.read_text(uri))["moves"] if lake.exists(uri) else []
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("NLP_TASKS_USER") or getpass.getuser()
+    except Exception:  # no user name in a bare container
+        return "unknown"
+
+
+def set_alias(
+    lake: Lake,
+    version: str | None,
+    alias: str = PRODUCTION,
+    name: str = DEFAULT_NAME,
+    *,
+    by: str | None = None,
+    action: str = "set",
+    reason: str | None = None,
+    evidence: dict | None = None,
+) -> dict[str, str]:
+    """Point ``alias`` at a published version (None clears it) and record the move.
+
+    The history is written before the aliases: a move that is in aliases.json is always in
+    the history, so a rollback never loses its way.
+    """
+    if version is not None and version not in versions(lake, name):
         raise ModelNotFound(f"model {name}/{version} is not published under {lake.uri(models(name))}")
+    if version is None and alias == PRODUCTION:
+        raise ValueError("the production alias cannot be cleared: promote another version instead")
     current = aliases(lake, name)
-    current[alias] = version
+    before = current.get(alias)
+    move = {
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "by": by or _who(),
+        "alias": alias,
+        "from": before,
+        "to": version,
+        "action": action,
+        "reason": reason,
+        "evidence": evidence,
+    }
+    moves = history(lake, name) + [move]
+    lake.write_text(_history_uri(lake, name), json.dumps({"moves": moves}, indent=2, sort_keys=True) + "\n")
+    if version is None:
+        current.pop(alias, None)
+    else:
+        current[alias] = version
     lake.write_text(_aliases_uri(lake, name), json.dumps(current, indent=2, sort_keys=True) + "\n")
-    log.info("alias %s of model %s now points to %s", alias, name, version)
+    log.info("alias %s of model %s: %s -> %s (%s by %s)", alias, name, before, version, action, move["by"])
     return current
+
+
+def previous(lake: Lake, alias: str = PRODUCTION, name: str = DEFAULT_NAME) -> str | None:
+    """The version ``alias`` pointed to before its latest move that was not rolled back.
+
+    The history is a stack: each move pushes the version it replaced, each rollback pops one,
+    so repeated ``--to-previous`` walks back step by step instead of flipping between two.
+    """
+    stack: list[str | None] = []
+    for move in history(lake, name):
+        if move["alias"] != alias:
+            continue
+        if move["action"] == "rollback":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(move["from"])
+    return stack[-1] if stack else None
+
+
+def classes_of(lake: Lake, version: str, name: str = DEFAULT_NAME) -> tuple[str, ...]:
+    """A published version's classes, from its metadata.json."""
+    meta = json.loads(lake.read_text(lake.uri(models(name), version, "metadata.json")))
+    return tuple(meta.get("labels") or ("negative", "positive"))
 
 
 def ensure_default(lake: Lake, name: str = DEFAULT_NAME) -> None:
@@ -88,7 +167,7 @@ def ensure_default(lake: Lake, name: str = DEFAULT_NAME) -> None:
             f"registry {lake.uri(models(name))} is empty and no bundled model is built at {bundled} (run `make model`)"
         )
     version = publish(lake, bundled, name)
-    set_alias(lake, version, PRODUCTION, name)
+    set_alias(lake, version, PRODUCTION, name, by="nlp_tasks", action="default", reason="empty registry: the bundled model")
     log.warning("registry %s was empty: published the bundled default %s as production", lake.uri(models(name)), version)
 
 
