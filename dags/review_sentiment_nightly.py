@@ -4,6 +4,10 @@ discover -> ingest (one mapped task per raw object) -> validate (GX, whole day) 
 redact PII (mapped per shard) -> score with ONNX Runtime (mapped per shard) -> KS drift ->
 publish (reconcile counts, replace the day's report partitions, mark them _SUCCESS).
 
+With a challenger model set (the registry's ``challenger`` alias, or the ``challenger_version``
+Param), shadow_score scores the same shards beside score, and compare_models writes
+``reports/model_comparison/dt=D/``; neither can fail the night or touch the other reports.
+
 A run for logical date D reads ``{data_root}/raw/*/dt=D/`` and replaces exactly
 ``{data_root}/reports/*/dt=D/`` and ``{data_root}/quarantine/dt=D/``. Tasks exchange URIs
 and counts through XCom, never rows or text. Only the standard library and Airflow are
@@ -123,6 +127,14 @@ def _s3_options(conn_id: str):
         "data_root": Param(DEFAULT_DATA_ROOT, type="string", description="s3://bucket/prefix or file:///path of the data lake"),
         "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores"),
         "model_version": Param("production", type="string", description="registry alias or version of the sentiment model"),
+        "challenger_version": Param(
+            "challenger",
+            type="string",
+            description="model scored in shadow beside model_version, for reports/model_comparison only: the registry's challenger alias (if set), a version, or none",
+        ),
+        "shadow_fraction": Param(
+            1.0, type="number", minimum=0, maximum=1, description="share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)"
+        ),
         "run_date": Param(None, type=["null", "string"], description="override the partition date (YYYY-MM-DD); default: the logical date"),
         # 20,000: each mapped task costs Airflow ~0.3 s of its own, and a score task's memory is
         # set by its batches, not its shard (678 MB peak for 10,000 rows); smaller shards
@@ -172,6 +184,15 @@ def review_sentiment_nightly():
             version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
             log.info("model for this run: %s", version)
             return version
+
+    @task
+    def resolve_challenger(champion: str) -> dict:
+        from nlp_tasks import shadow
+
+        with _stage("resolve_challenger") as (run, _):
+            challenger = shadow.resolve_challenger(run.lake, get_current_context()["params"]["challenger_version"], champion)
+            log.info("challenger for this run: %s", challenger["version"] or challenger["error"] or "none")
+            return challenger
 
     @task(max_active_tis_per_dagrun=8)
     def ingest(uri: str) -> dict:
@@ -224,6 +245,37 @@ def review_sentiment_nightly():
             return out["result"]
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def shadow_shards(shards: list[str], challenger: dict) -> list[str]:
+        """The shards the challenger scores: none (so shadow_score is skipped) without one."""
+        fraction = get_current_context()["params"]["shadow_fraction"]
+        return list(shards) if challenger["version"] and fraction > 0 else []
+
+    # Same queue and pool as score: the challenger competes for the same inference slots.
+    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=4)
+    def shadow_score(shard: str, challenger: dict) -> dict:
+        from nlp_tasks import shadow
+
+        params = get_current_context()["params"]
+        with _stage("shadow_score", shard) as (run, out):
+            out["result"] = shadow.shadow_score(
+                run, shard, challenger["version"], params["provider"], (params["neutral_low"], params["neutral_high"]), params["shadow_fraction"]
+            )
+            return out["result"]
+
+    # ALL_DONE: runs whatever became of the challenger's shards; it never raises.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def compare_models(scored: list[dict], shadowed: list[dict], champion: str, challenger: dict) -> dict:
+        from nlp_tasks import shadow
+
+        with _stage("compare_models") as (run, _):
+            try:
+                got, done = _materialise(scored), _materialise(shadowed)
+            except Exception as e:  # an upstream that failed left no XCom to read
+                log.warning("model comparison inputs unavailable (%s)", type(e).__name__)
+                got, done = [], []
+            return shadow.compare(run, champion, challenger, got, done, get_current_context()["params"]["shadow_fraction"])
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def drift(scored: list[dict], model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
@@ -245,7 +297,7 @@ def review_sentiment_nightly():
         outlets=[REVIEW_REPORTS],
         on_success_callback=DriftNotifier(channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}"),
     )
-    def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict) -> dict:
+    def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict, comparison: dict) -> dict:
         from nlp_tasks import observability, pipeline
 
         from airflow.sdk.observability.stats import Stats
@@ -263,6 +315,7 @@ def review_sentiment_nightly():
                 params["max_invalid_fraction"],
                 price_per_hour=params.get("price_per_hour") or 0.0,
                 inference_price_per_hour=params.get("inference_price_per_hour"),
+                comparison=comparison,
             )
             out["result"] = summary
             observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
@@ -281,12 +334,16 @@ def review_sentiment_nightly():
 
     files = discover()
     model = resolve_model()
+    challenger = resolve_challenger(model)
     ingested = ingest.expand(uri=files)
     validated = validate(ingested)
     redacted = redact.expand(shard=shards_of(validated))
-    scored = score.partial(model_version=model).expand(shard=redacted_shards(redacted))
+    shards = redacted_shards(redacted)
+    scored = score.partial(model_version=model).expand(shard=shards)
+    shadowed = shadow_score.partial(challenger=challenger).expand(shard=shadow_shards(shards, challenger))
+    compared = compare_models(scored, shadowed, model, challenger)
     drifted = drift(scored, model)
-    publish(ingested, validated, redacted, scored, drifted)
+    publish(ingested, validated, redacted, scored, drifted, compared)
 
 
 review_sentiment_nightly()

@@ -106,7 +106,17 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):
         manifest = json.loads(lake.read_text(m_uri))
-    return {"day": day, "history": history, "summary": summary_rows, "drift": drift_rows, "scores": dists, "manifest": manifest}
+    comparison = _read_partition(lake, "model_comparison", day)
+    comparison_rows = [r for r in comparison.to_pylist() if r["scope"] == "overall"] if comparison is not None else []
+    return {
+        "day": day,
+        "history": history,
+        "summary": summary_rows,
+        "drift": drift_rows,
+        "scores": dists,
+        "manifest": manifest,
+        "comparison": comparison_rows,
+    }
 
 
 # -- charts -----------------------------------------------------------------------------
@@ -232,6 +242,44 @@ def _img(b64: str | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
+def comparison_section(rows: list[dict]) -> str:
+    """"Champion vs challenger": the overall rows of the day's model_comparison, if it ran."""
+    if not rows:
+        return ""
+    by_role = {r["role"]: r for r in rows}
+    champ = by_role.get("champion", {})
+    cols = [
+        ("role", "role"), ("model", "model_version"), ("rows", "rows"), ("negative", "negative_share"),
+        ("neutral", "neutral_share"), ("positive", "positive_share"), ("mean P(positive)", "mean_p_positive"),
+        ("rated rows", "rated_rows"), ("3-class accuracy", "accuracy_3class"), ("binary accuracy", "accuracy_binary"),
+    ]
+
+    def cell(r, key):
+        v = r.get(key)
+        if key.startswith("accuracy_") and v is not None:
+            return f"{v:.1%} [{r[key + '_low']:.1%}, {r[key + '_high']:.1%}]"
+        return _fmt(v, key.endswith("_share"))
+
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(by_role[role], k)}</td>" for _, k in cols) + "</tr>" for role in ("champion", "challenger") if role in by_role
+    )
+    flips = ", ".join(
+        f"{k[6:].replace('_to_', ' → ')} {champ[k]}" for k in sorted(champ) if k.startswith("flips_") and champ.get(k)
+    )
+    kappa = "–" if champ.get("kappa") is None else f"{champ['kappa']:.3f}"
+    p = "–" if champ.get("mcnemar_p") is None else f"{champ['mcnemar_p']:.3g}"
+    need = champ.get("rows_needed_80_power")
+    return f"""<h2>Champion vs challenger</h2>
+<p class=muted>status {html.escape(str(champ.get('status') or '–'))} · compared on {html.escape(str(champ.get('compared_on') or '–'))}
+· shadow fraction {_fmt(champ.get('shadow_fraction'))}. The challenger's labels never enter this report's other sections.</p>
+<table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)}</tr>{body}</table>
+<p>agreement {_fmt(champ.get('agreement'), True)}, Cohen's kappa {kappa}; label flips champion → challenger: {html.escape(flips or 'none')}.
+McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get('mcnemar_champion_only'))}, only challenger right
+{_fmt(champ.get('mcnemar_challenger_only'))}); rated rows a difference this size needs for 80% power: {_fmt(need) if need is not None else '–'}.
+One night is rarely enough: pool a window with <code>python -m nlp_tasks.sentiment compare --from D1 --to D2</code>.</p>
+"""
+
+
 def render(data: dict, run_id: str = "") -> str:
     day = data["day"]
     overall = next((r for r in data["summary"] if r["scope"] == "overall"), {})
@@ -287,7 +335,7 @@ label mix and rating agreement) is at least the threshold AND its Benjamini-Hoch
 is below alpha. mean_* of label_mix is the negative share; of rating_agreement the agreement share.</p>
 <h2>Top products by negative share</h2>
 {_img(chart_products(products), "top products by negative share")}
-</body></html>
+{comparison_section(data.get("comparison") or [])}</body></html>
 """
 
 

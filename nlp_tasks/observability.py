@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 PREFIX = "nlp_tasks"
-STAGES = ("ingest", "validate", "redact", "score", "drift", "publish")
+STAGES = ("ingest", "validate", "redact", "score", "shadow_score", "drift", "publish")
 
 # The log context when structlog is not there (plain CLI use); structlog's own context
 # variables are used as well when it is, because that is what Airflow's task logs read.
@@ -197,7 +197,9 @@ def run_summary(
         ms = [stage_metrics(stage, r) for r in results]
         seconds = sum(m["seconds"] for m in ms)
         n = sum(m["rows"] for m in ms)
-        price = inference_price_per_hour if stage == "score" and inference_price_per_hour is not None else price_per_hour
+        # The challenger's shadow scoring runs on the same inference slots as score.
+        on_inference = stage in ("score", "shadow_score")
+        price = inference_price_per_hour if on_inference and inference_price_per_hour is not None else price_per_hour
         versions = sorted({m["model_version"] for m in ms if "model_version" in m})
         peaks = [m["peak_rss_mb"] for m in ms if "peak_rss_mb" in m]
         providers = sorted({m["provider"] for m in ms if "provider" in m})

@@ -368,6 +368,7 @@ def publish(
     max_invalid_fraction: float = 0.05,
     price_per_hour: float = 0.0,
     inference_price_per_hour: float | None = None,
+    comparison: dict | None = None,
 ) -> dict:
     """Reconcile counts, stage every table, then make each visible in one step.
 
@@ -426,6 +427,7 @@ def publish(
             "validate": [validated],
             "redact": redacted,
             "score": scored,
+            "shadow_score": (comparison or {}).get("shadow_tasks") or [],
             "drift": [drift_result],
             "publish": [{"rows_in": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}],
         },
@@ -460,6 +462,8 @@ def publish(
         "drifted_features": drift_result["drifted"],
         "reference_days": drift_result.get("reference_days", []),
         "model_versions": versions,
+        # The challenger's night, if one ran (its rows are in reports/model_comparison only).
+        "model_comparison": {k: v for k, v in (comparison or {"status": "none"}).items() if k != "shadow_tasks"},
         "expectations": validated["expectations"],
         "run_summary": run_brief,
     }
@@ -474,7 +478,7 @@ def publish(
 
     # 2. Too much bad input: publish the quarantine (so people can see why) and fail loudly.
     if invalid_fraction > max_invalid_fraction:
-        _commit(lake, *staged["quarantine"], run.run_id)
+        commit_partition(lake, *staged["quarantine"], run.run_id)
         manifest["status"] = "rejected: too many invalid rows"
         lake.write_text(lake.uri(layout.manifest(run.day)), json.dumps(manifest, indent=2) + "\n")
         worst = sorted(files, key=lambda f: f["quarantined"] / max(f["records"], 1), reverse=True)[:3]
@@ -487,7 +491,7 @@ def publish(
 
     # 3. Commit: each table becomes visible in one step, then its _SUCCESS marker.
     for uri, prefix, rows in staged.values():
-        _commit(lake, uri, prefix, rows, run.run_id)
+        commit_partition(lake, uri, prefix, rows, run.run_id)
     if validated.get("data_docs"):
         docs_prefix = lake.uri(layout.report("data_docs", run.day))
         lake.delete_prefix(docs_prefix)
@@ -527,7 +531,7 @@ def publish(
     }
 
 
-def _commit(lake: Lake, staged_uri: str, prefix: str, rows: int, run_id: str) -> None:
+def commit_partition(lake: Lake, staged_uri: str, prefix: str, rows: int, run_id: str) -> None:
     """Replace a partition's single Parquet object (one atomic copy), drop leftovers of
     earlier attempts, then mark the partition complete."""
     final = lake.uri(prefix, "part-00000.parquet")

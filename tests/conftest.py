@@ -24,6 +24,26 @@ def model_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, model_dir):
+    """A small randomly initialised DistilBERT sequence classifier (2 labels) saved as a Hugging
+    Face checkpoint folder: a real, different, and much worse model than the bundled one."""
+    import shutil
+
+    import torch
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = DistilBertConfig(vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=2, max_position_embeddings=512)
+    model = DistilBertForSequenceClassification(cfg).eval()
+    out = tmp_path_factory.mktemp("tiny-distilbert")
+    model.save_pretrained(out)
+    # The BERT uncased WordPiece vocabulary is DistilBERT's too.
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(model_dir / name, out / name)
+    return out, model
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -43,13 +43,20 @@ def test_dag_files_import_no_heavy_libraries(path, tmp_path):
 
 def test_nightly_dag_shape(dagbag):
     dag = dagbag.dags["review_sentiment_nightly"]
-    assert set(dag.task_ids) == {"discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "redacted_shards", "score", "drift", "publish"}
+    assert set(dag.task_ids) == {"discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     mapped = {t for t in dag.task_ids if isinstance(dag.get_task(t), MappedOperator)}
-    assert mapped == {"ingest", "redact", "score"}
+    assert mapped == {"ingest", "redact", "score", "shadow_score"}
     assert not dag.catchup
     assert dag.default_args["retries"] >= 1
+    # The challenger: the alias by default, on the same inference queue and pool as score.
+    assert dag.params["challenger_version"] == "challenger" and dag.params["shadow_fraction"] == 1.0
+    for t in ("score", "shadow_score"):
+        assert dag.get_task(t).queue == dag.get_task("score").queue and dag.get_task(t).pool == dag.get_task("score").pool
+    # Shadow scoring and the comparison are off the champion's path: drift never sees them.
+    assert "shadow_score" not in dag.get_task("drift").upstream_task_ids
+    assert dag.get_task("compare_models").trigger_rule == "all_done"

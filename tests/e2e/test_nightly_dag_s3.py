@@ -102,12 +102,15 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
 
         # The run summary: rows, task seconds and cost per stage, reconciled with the manifest.
         stages = {r["stage"]: r for r in read(s3_lake, layout.report("run_summary", day)).to_pylist()}
-        assert list(stages) == ["ingest", "validate", "redact", "score", "drift", "publish", "total"]
+        assert list(stages) == ["ingest", "validate", "redact", "score", "shadow_score", "drift", "publish", "total"]
         assert stages["ingest"]["rows"] == stages["total"]["rows"] == seed["records"]
         assert stages["ingest"]["errors"] + stages["validate"]["errors"] == seed["expected_bad"]
         assert stages["score"]["rows"] == len(report) and stages["score"]["tasks"] == len(shard_sizes(len(report), 25))
         assert stages["score"]["provider"] == "CPUExecutionProvider"
+        assert stages["shadow_score"]["tasks"] == 0  # no challenger in this registry
         for r in stages.values():
+            if r["stage"] == "shadow_score":
+                continue
             assert r["task_seconds"] > 0
             if r["stage"] != "total":
                 assert r["cost"] == pytest.approx(r["task_seconds"] / 3600 * 0.5, rel=1e-3)

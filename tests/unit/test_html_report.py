@@ -152,3 +152,14 @@ def test_airflow_loads_the_plugin(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["n"] == 1 and "ReviewReportLink" in got["links"]
+
+
+def test_comparison_section_only_when_a_challenger_ran():
+    from nlp_tasks import model_comparison as mc
+    from nlp_tasks.html_report import comparison_section
+
+    assert comparison_section([]) == ""
+    rows = mc.build_table(None, {"champion": "champ-1", "challenger": "chal-<2>"}, None, "missing: ValueError", 1.0, "r").to_pylist()
+    page = comparison_section(rows)
+    assert "Champion vs challenger" in page and "missing: ValueError" in page
+    assert "chal-&lt;2&gt;" in page and "chal-<2>" not in page  # escaped like everything else on the page

@@ -16,19 +16,8 @@ from nlp_tasks.sentiment.engine import SentimentEngine
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, model_dir):
-    import torch
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
-
-    torch.manual_seed(0)
-    cfg = DistilBertConfig(vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=2, max_position_embeddings=512)
-    model = DistilBertForSequenceClassification(cfg).eval()
-    out = tmp_path_factory.mktemp("tiny-distilbert")
-    model.save_pretrained(out)
-    # The BERT uncased WordPiece vocabulary is DistilBERT's too.
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
-        shutil.copy(model_dir / name, out / name)
-    return out, model
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local_lake, monkeypatch):

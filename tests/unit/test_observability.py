@@ -118,7 +118,7 @@ def test_run_summary_prices_task_seconds_per_stage():
     }
     table, brief = obs.run_summary(stages, 1000, "run-1", price_per_hour=0.36, inference_price_per_hour=3.6)
     rows = {r["stage"]: r for r in table.to_pylist()}
-    assert list(rows) == ["ingest", "validate", "redact", "score", "drift", "publish", "total"]
+    assert list(rows) == ["ingest", "validate", "redact", "score", "shadow_score", "drift", "publish", "total"]
     assert rows["ingest"]["rows"] == 1000 and rows["ingest"]["tasks"] == 2 and rows["ingest"]["errors"] == 2
     assert rows["score"]["rows_per_second"] == pytest.approx(995 / 60.0, abs=0.1)
     assert rows["score"]["cost"] == pytest.approx(60 / 3600 * 3.6)
