@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NLP_TASKS_MODEL_DIR := $(CURDIR)/build/model
 
-.PHONY: all venv model airflow demo test test-unit test-e2e test-integration bench clean distclean
+.PHONY: all venv model model-previous airflow demo demo-shadow test test-unit test-e2e test-integration bench clean distclean
 
 all: demo
 
@@ -38,6 +38,17 @@ build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delt
 
 model: build/model/metadata.json
 
+# The model production had before the current one, built the same way from its delta in git
+# history: the demo's challenger (a clone with history is needed; a tarball has none).
+PREVIOUS_MODEL_COMMIT ?= 5911486
+build/model-previous/metadata.json: $(BIN)/.installed nlp_tasks/sentiment/export.py
+	rm -rf build/previous-delta build/model-previous
+	mkdir -p build/previous-delta
+	git archive $(PREVIOUS_MODEL_COMMIT) nlp_tasks/sentiment/delta | tar -x -C build/previous-delta
+	$(BIN)/python -m nlp_tasks.sentiment build --delta build/previous-delta/nlp_tasks/sentiment/delta --out build/model-previous
+
+model-previous: build/model-previous/metadata.json
+
 $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log
@@ -46,6 +57,10 @@ airflow: $(AIRFLOW_HOME)/airflow.db
 
 demo: venv model airflow
 	$(BIN)/python scripts/demo.py --data-root "$(DATA_ROOT)" --start $(DEMO_START) --days $(DEMO_DAYS) --reviews $(DEMO_REVIEWS)
+
+# The same nights with the previous model shadow-scored as challenger, then the comparison.
+demo-shadow: venv model airflow model-previous
+	$(BIN)/python scripts/demo.py --data-root "$(DATA_ROOT)" --start $(DEMO_START) --days $(DEMO_DAYS) --reviews $(DEMO_REVIEWS) --challenger-dir build/model-previous
 
 test: venv model
 	$(BIN)/python -m pytest -q -rs tests

