@@ -131,7 +131,9 @@ def _compare(run: Run, prefix: str, champion: str, challenger: dict, scored: lis
         counts = model_comparison.add_counts(counts, model_comparison.shard_counts(champ.to_pandas(), chal.to_pandas()))
     if challenger.get("error"):
         status = challenger["error"]
-    elif not shadowed or not good:
+    elif not shadowed and not scored:
+        status = "ok"  # a day with no input: nothing to compare, and nothing failed
+    elif not good:
         why = sorted({s.get("error") or "no output" for s in failed}) or ["no shards"]
         status = f"missing: {', '.join(why)}"
     elif failed:
