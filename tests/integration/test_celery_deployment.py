@@ -189,7 +189,10 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
     # everything else to the default queue.
     for run_id in runs:
         tis = d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
-        assert tis and all(t["state"] == "success" for t in tis), [(t["task_id"], t["state"]) for t in tis]
+        # No challenger in this registry: shadow_score maps over no shards and is skipped.
+        assert tis and all(t["state"] == "success" or (t["task_id"] == "shadow_score" and t["state"] == "skipped") for t in tis), [
+            (t["task_id"], t["state"]) for t in tis
+        ]
         for t in tis:
             if t["task_id"] == "score":
                 assert (t["queue"], t["pool"]) == (d.queues["inference"], INFERENCE_POOL), t
