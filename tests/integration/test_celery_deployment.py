@@ -239,7 +239,8 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
     for run_id, run in rerun.items():
         assert dt.datetime.fromisoformat(run["end_date"]) > started, f"{run_id} was not re-run"
         tis = d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
-        assert {(t["task_id"], t["state"]) for t in tis if t["state"] != "success"} == set()
+        # shadow_score maps over no shards without a challenger: skipped, as on the first runs.
+        assert {(t["task_id"], t["state"]) for t in tis if t["state"] != "success"} <= {("shadow_score", "skipped")}
         assert {t["task_id"] for t in tis} >= {"ingest", "validate", "redact", "score", "drift", "publish"}
     for day in BACKFILL_DAYS:
         after = snapshot(s3_lake, day)
