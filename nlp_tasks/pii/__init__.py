@@ -12,7 +12,8 @@ from .recognizers import default_recognizers
 from .redactor import RedactionResult, Redactor, redact, redact_batch
 from .registry import Entity, RecognizerRegistry
 
-ENTITY_TYPES: tuple[str, ...] = tuple(r.entity_type for r in default_recognizers())
+# Registry order, each type once (PHONE has two recognizers: numbers and vanity numbers).
+ENTITY_TYPES: tuple[str, ...] = tuple(dict.fromkeys(r.entity_type for r in default_recognizers()))
 
 __all__ = [
     "ENTITY_TYPES",
