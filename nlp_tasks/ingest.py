@@ -1,19 +1,32 @@
-"""Read raw objects (JSONL, CSV, Parquet reviews; PDF documents) into the canonical schema.
+"""Read raw objects (JSONL/NDJSON, JSON arrays, CSV, Parquet reviews, gzip- or
+zstd-compressed; PDF documents) into the canonical schema.
 
 Every record a file yields ends up either in the ingested table or as a quarantine row with
 a reason naming the file and the line/row; a file that yields nothing usable (empty, corrupt,
-encrypted, unsupported) becomes exactly one quarantine record. Reasons never quote the
-record's content, which may contain PII.
+encrypted, unsupported, not what its name says) becomes exactly one quarantine record.
+Reasons never quote the record's content, which may contain PII.
+
+Objects are read as streams: compressed ones are decompressed as they are read, and a line
+(or JSON array element) is held at most MAX_RECORD_BYTES at a time, so one object never has
+to fit in memory as raw or decompressed bytes (the parsed rows still do: see issue 19).
+
+Control characters (C0 other than tab/newline/carriage return, DEL, C1) are stripped from
+every field rather than quarantined: they are invisible, carry no sentiment, and come from
+exporters, not from reviewers. Lone surrogate escapes ("\\ud83d" of a half-cut emoji) cannot
+be encoded at all, so such a record is quarantined with its line.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
+import gzip
 import io
 import json
 import logging
 import posixpath
 import re
+import zlib
 from dataclasses import dataclass, field
 from itertools import groupby, repeat
 from operator import itemgetter
@@ -25,6 +38,15 @@ from .schema import CANONICAL_FIELDS, INGESTED
 log = logging.getLogger(__name__)
 
 _ROW_TYPE = pa.struct(list(INGESTED))
+
+# One line (or JSON array element) larger than this is quarantined without being parsed: it
+# bounds what one record can cost in memory. Validation rejects texts far shorter anyway.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+# Compression is named by the last suffix ("export.jsonl.gz"); the one before names the format.
+COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+# Invisible control characters, stripped from every string field (RE2 syntax, run in Arrow).
+_CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 
 # Common spellings seen in exports from review platforms; anything else is ignored.
 ALIASES = {
@@ -68,9 +90,16 @@ class IngestResult:
         )
 
     def table(self) -> pa.Table:
+        import pyarrow.compute as pc
+
         # Arrow converts the row dicts in C; a Python list per column was most of the cost.
-        rows = pa.array(self.rows, type=_ROW_TYPE)
-        return pa.Table.from_struct_array(rows)
+        table = pa.Table.from_struct_array(pa.array(self.rows, type=_ROW_TYPE))
+        # Free text and ids; a control character in a rating or date already fails validation.
+        for name in ("review_id", "text", "title", "product_id"):
+            col = table.column(name)
+            if pc.any(pc.match_substring_regex(col, _CONTROL_CHARS)).as_py():
+                table = table.set_column(table.schema.get_field_index(name), name, pc.replace_substring_regex(col, _CONTROL_CHARS, ""))
+        return table
 
 
 def _as_str(value) -> str | None:
@@ -168,31 +197,190 @@ def _loads(line: str):
 _scan_once = json.JSONDecoder().scan_once  # the decoder json.loads uses, same defaults
 
 
-def read_jsonl(data: bytes, result: IngestResult) -> None:
-    # splitlines() also breaks at a lone \r; without one, split() finds the same lines much
-    # faster (its extra empty last line is skipped as blank).
-    lines = data.split(b"\n") if b"\r" not in data else data.splitlines()
+class _Raw(io.RawIOBase):
+    """Any object with read(n) (a pyarrow stream, a GzipFile, BytesIO) as a raw stream, so that
+    io.BufferedReader's readline (in C) can split it into lines."""
+
+    def __init__(self, source) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _buffered(stream) -> io.BufferedReader:
+    return stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(_Raw(stream), CHUNK_BYTES)
+
+
+def _lines(stream):
+    """(line number, line bytes) for each line, the line None when longer than MAX_RECORD_BYTES.
+
+    Lines end at b"\\n" only (a trailing b"\\r" is JSON whitespace). An over-long line is
+    skipped in chunks, never held whole.
+    """
+    reader = _buffered(stream)
+    n = 0
+    while True:
+        line = reader.readline(MAX_RECORD_BYTES + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_RECORD_BYTES:
+            while line and not line.endswith(b"\n"):
+                line = reader.readline(CHUNK_BYTES)
+            yield n, None
+            continue
+        yield n, line
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _encodable(obj) -> bool:
+    """False when a decoded JSON value holds a lone surrogate (no UTF-8 encoding exists)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse_record(text: str, unit: str, n: int, result: IngestResult) -> dict | None:
+    """One JSON record (``unit`` "line" or "element" number ``n``), or None after quarantining it."""
+    try:
+        obj = _loads(text)
+        if type(obj) is dict and "\\u" not in text:
+            return obj  # the common case, kept to two checks
+    except json.JSONDecodeError as e:
+        where = f"{unit} {n}"
+        result.reject(n, f"{where}: malformed JSON ({e.msg} at column {e.colno})")
+        return None
+    except RecursionError:
+        result.reject(n, f"{unit} {n}: JSON nested too deeply")
+        return None
+    where = f"{unit} {n}"
+    if not isinstance(obj, dict):
+        result.reject(n, f"{where}: expected a JSON object, got {_json_type(obj)}")
+        return None
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(obj):
+        # A pair of surrogate escapes is one valid character; only a lone one fails here.
+        result.reject(n, f"{where}: lone surrogate escape (a cut emoji?): not encodable text")
+        return None
+    return obj
+
+
+def _json_type(obj) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(obj), "number")
+
+
+def read_jsonl(stream, result: IngestResult) -> None:
     objects, row_numbers = [], []
-    for n, line in enumerate(lines, 1):
-        if not line or line.isspace():  # same test as not line.strip(), without the copy
+    for n, line in _lines(stream):
+        if line is None:
+            result.reject(n, f"line {n}: longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, not parsed")
+            continue
+        if line.isspace():  # same test as not line.strip(), without the copy
             continue
         try:
-            line = line.decode("utf-8")
+            # Without its line break: _loads' fast path needs the object to end the line.
+            text = line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             result.reject(n, f"line {n}: not valid UTF-8 (byte offset {e.start})")
             continue
-        try:
-            obj = _loads(line)
-        except json.JSONDecodeError as e:
-            result.reject(n, f"line {n}: malformed JSON ({e.msg} at column {e.colno})")
-            continue
-        if not isinstance(obj, dict):
-            result.reject(n, f"line {n}: expected a JSON object, got {type(obj).__name__}")
+        obj = _parse_record(text, "line", n, result)
+        if obj is None:
             continue
         objects.append(obj)
         row_numbers.append(n)
     if objects:
         _add_columns(result, _object_columns(objects), row_numbers)
+
+
+def read_json(stream, result: IngestResult) -> None:
+    """A ``.json`` object: a JSON array of reviews, streamed element by element, or (when it
+    does not start with ``[``) JSON lines."""
+    reader = _buffered(stream)
+    head = reader.peek(64).lstrip(codecs.BOM_UTF8).lstrip()
+    while not head and reader.peek(1):  # more than 64 bytes of leading whitespace
+        reader.read(len(reader.peek(CHUNK_BYTES)))
+        head = reader.peek(64).lstrip()
+    if head[:1] != b"[":
+        read_jsonl(reader, result)
+        return
+    objects, row_numbers = [], []
+    for n, text in _array_elements(reader, result):
+        obj = _parse_record(text, "element", n, result)
+        if obj is not None:
+            objects.append(obj)
+            row_numbers.append(n)
+    if objects:
+        _add_columns(result, _object_columns(objects), row_numbers)
+
+
+# Inside a JSON array: the characters that change nesting, and strings (skipped whole, so
+# brackets and commas inside them do not count). A lone quote is a string the buffer cuts.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{},]')
+
+
+def _array_elements(reader: io.BufferedReader, result: IngestResult):
+    """(element number, element text) of a top-level JSON array, read in chunks.
+
+    Element boundaries are found by a scan of brackets and strings (regex, in C), then each
+    element is parsed on its own, so one malformed or too deeply nested element is one
+    quarantined record and the elements after it are still read. Text is decoded with
+    surrogateescape: invalid bytes survive to _parse_record, which quarantines them. An
+    element over MAX_RECORD_BYTES is quarantined and skipped without keeping its text (but
+    one string inside it is still held whole while the scan looks for its closing quote).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    buf = decoder.decode(reader.read(CHUNK_BYTES)).lstrip("\ufeff").lstrip()
+    while not buf:  # leading whitespace longer than a chunk
+        buf = decoder.decode(reader.read(CHUNK_BYTES)).lstrip()
+    buf = buf[1:]  # the opening "["
+    n, start, pos, depth, eof, skipping = 0, 0, 0, 0, False, False
+    while True:
+        m = _STRUCTURE.search(buf, pos)
+        if m is None or m.group() == '"':
+            if not eof:
+                chunk = reader.read(CHUNK_BYTES)
+                eof = not chunk
+                # Keep only the current element; an over-long one is dropped as it goes.
+                keep = pos if skipping else start
+                buf, pos, start = buf[keep:] + decoder.decode(chunk, final=eof), pos - keep, start - keep
+                if not skipping and len(buf) > MAX_RECORD_BYTES:
+                    n += 1
+                    skipping = True
+                    result.reject(n, f"element {n}: longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, not parsed")
+                continue
+            if skipping or buf[start:].strip():
+                if not skipping:
+                    n += 1
+                    result.reject(n, f"element {n}: JSON array not closed (truncated file?)")
+            return
+        tok = m.group()
+        pos = m.end()
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}" and depth > 0:
+            depth -= 1
+        elif depth == 0:  # "," or the closing "]" of the array
+            text = buf[start : m.start()].strip()
+            if skipping:
+                skipping = False
+            elif text or tok == ",":
+                n += 1
+                yield n, text
+            if tok == "]":
+                if buf[pos:].strip() or reader.peek(1).strip():
+                    n += 1
+                    result.reject(n, f"element {n}: data after the end of the JSON array")
+                return
+            start = pos
 
 
 def _object_columns(objects: list[dict]) -> list[list]:
@@ -211,24 +399,34 @@ def _object_columns(objects: list[dict]) -> list[list]:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of an invalid byte
 
 
-def read_csv(data: bytes, result: IngestResult) -> None:
-    # Nearly every file is valid UTF-8: decode it strictly and skip the per-row byte check.
-    try:
-        text, check_bytes = data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, check_bytes = data.decode("utf-8", errors="surrogateescape"), True
-    reader = csv.reader(io.StringIO(text, newline=""))
+def read_csv(stream, result: IngestResult) -> None:
+    # Decoded as a stream with surrogateescape, so one badly encoded row is one rejected row.
+    text = io.TextIOWrapper(_buffered(stream), encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:
         return
+    except csv.Error as e:
+        result.reject(1, f"line 1: malformed CSV header ({e})")
+        return
     header = [h.strip() for h in header]
     width = len(header)
     good, row_numbers = [], []
-    for n, row in enumerate(reader, 2):  # line 1 is the header
+    n = 1  # line 1 is the header
+    while True:
+        n += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            # The message names the limit or the quoting fault, never the field's content.
+            result.reject(n, f"line {n}: malformed CSV ({e})")
+            continue
         if not row or not any(map(str.strip, row)):
             continue
-        if check_bytes and any(map(_ESCAPED_BYTE.search, row)):
+        if not "".join(row).isascii() and any(map(_ESCAPED_BYTE.search, row)):
             result.reject(n, f"line {n}: not valid UTF-8")
             continue
         if len(row) != width:
@@ -250,24 +448,28 @@ def _parquet_column(column: pa.ChunkedArray) -> list:
     return column.to_pylist()  # other types: _as_str gives Python's own str/JSON form, as before
 
 
-def read_parquet(data: bytes, result: IngestResult) -> None:
+def read_parquet(stream, result: IngestResult) -> None:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(pa.BufferReader(data))
-    # Column by column: only aliased columns leave Arrow, and no dict is built per input row.
-    n_rows = table.num_rows
-    columns = [*table.columns, pa.chunked_array([pa.nulls(n_rows)])]
-    picked = _field_getter(tuple(table.column_names))(columns)
-    _add_columns(result, [_parquet_column(col) for col in picked], range(1, n_rows + 1))
+    # Parquet needs random access (its footer comes last): the stream is a seekable file.
+    pf = pq.ParquetFile(stream)
+    first = 1
+    for batch in pf.iter_batches(batch_size=65_536):
+        # Column by column: only aliased columns leave Arrow, and no dict is built per input row.
+        n_rows = batch.num_rows
+        columns = [*map(pa.chunked_array, batch.columns), pa.chunked_array([pa.nulls(n_rows)])]
+        picked = _field_getter(tuple(batch.schema.names))(columns)
+        _add_columns(result, [_parquet_column(col) for col in picked], range(first, first + n_rows))
+        first += n_rows
 
 
-def read_pdf(data: bytes, result: IngestResult) -> None:
+def read_pdf(stream, result: IngestResult) -> None:
     """One document per PDF: all pages' text, the review_id derived from the file name."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(io.BytesIO(data))
+        reader = PdfReader(io.BytesIO(stream.read()))
         if reader.is_encrypted:
             result.reject(0, "encrypted PDF: cannot extract text")
             return
@@ -291,27 +493,80 @@ def read_pdf(data: bytes, result: IngestResult) -> None:
     _add(result, record, 0, kind="pdf")
 
 
-READERS = {".jsonl": read_jsonl, ".json": read_jsonl, ".ndjson": read_jsonl, ".csv": read_csv, ".parquet": read_parquet, ".pdf": read_pdf}
+READERS = {
+    ".jsonl": read_jsonl,
+    ".ndjson": read_jsonl,
+    ".json": read_json,
+    ".csv": read_csv,
+    ".parquet": read_parquet,
+    ".pdf": read_pdf,
+}
+# Formats that may arrive compressed (Parquet and PDF compress inside the file).
+STREAMED = (".jsonl", ".ndjson", ".json", ".csv")
 
 
-def ingest_bytes(source_file: str, data: bytes) -> IngestResult:
+def file_format(source_file: str) -> tuple[str, str | None]:
+    """(format suffix, compression or None) from an object name: "a b#1.JSONL.gz" -> (".jsonl", "gzip")."""
+    stem, ext = posixpath.splitext(posixpath.basename(source_file).lower())
+    compression = COMPRESSIONS.get(ext)
+    if compression:
+        ext = posixpath.splitext(stem)[1]
+    return ext, compression
+
+
+def _decompressed(stream, compression: str | None):
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if compression == "zstd":
+        return pa.input_stream(stream, compression="zstd")
+    return stream
+
+
+def _stream_fault(e: Exception, ext: str, compression: str | None) -> str:
+    """The reason for a whole file that could not be read as what its name says."""
+    name = f"{ext[1:]}.{'gz' if compression == 'gzip' else 'zst'}" if compression else ext[1:]
+    if compression == "gzip" and isinstance(e, gzip.BadGzipFile):
+        return "not gzip data although named .gz"
+    if compression == "gzip" and isinstance(e, (EOFError, zlib.error)):
+        return "truncated or corrupt gzip stream"
+    if compression == "zstd" and isinstance(e, OSError) and "frame descriptor" in str(e):
+        return "not zstd data although named .zst"
+    if compression == "zstd" and isinstance(e, OSError):
+        return "truncated or corrupt zstd stream"
+    return f"unreadable {name} file: {type(e).__name__}"
+
+
+def ingest_stream(source_file: str, stream) -> IngestResult:
+    """Read one raw object from a binary stream (random access for Parquet and PDF)."""
     result = IngestResult(source_file)
-    ext = posixpath.splitext(source_file.lower())[1]
+    ext, compression = file_format(source_file)
     reader = READERS.get(ext)
-    if reader is None:
-        result.reject(0, f"unsupported file type {ext or '(none)'}")
-        return result
-    if not data:
-        result.reject(0, "empty file (0 bytes)")
+    if reader is None or (compression and ext not in STREAMED):
+        kind = ext + (f" ({compression})" if compression else "") if ext else "(none)"
+        result.reject(0, f"unsupported file type {kind}")
         return result
     try:
-        reader(data, result)
+        if ext in STREAMED:
+            source = _buffered(_decompressed(stream, compression))
+            empty = not source.peek(1)
+        else:  # random access: look at the first byte, then start again
+            source = stream
+            empty = not stream.read(1)
+            stream.seek(0)
+        if empty:
+            result.reject(0, "empty file (0 bytes)" if not compression else "empty file (no data after decompression)")
+            return result
+        reader(source, result)
     except Exception as e:  # one unreadable file must never stop the others
         log.warning("could not read %s: %s", source_file, type(e).__name__)
         result.rows.clear()
         result.rejects.clear()
-        result.reject(0, f"unreadable {ext[1:]} file: {type(e).__name__}")
+        result.reject(0, _stream_fault(e, ext, compression))
         return result
     if result.records == 0:
         result.reject(0, "file holds no records")
     return result
+
+
+def ingest_bytes(source_file: str, data: bytes) -> IngestResult:
+    return ingest_stream(source_file, io.BytesIO(data))

@@ -88,11 +88,14 @@ def _normalise_rating(values: "pd.Series") -> "pd.Series":
 
 def _text_shape(column) -> "pa.Array":
     """A stand-in with the same verdicts under the suite's text checks: null stays null, a
-    blank text becomes "", an over-long one a run of MAX_TEXT_CHARS + 1 x's, any other "x"."""
+    blank text (whitespace and zero-width characters only) becomes "", an over-long one a run of MAX_TEXT_CHARS + 1 x's, any other "x"."""
     import pyarrow.compute as pc
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+    # Blank = nothing but whitespace and invisible format characters (zero-width space and
+    # joiners, word joiner, BOM: Unicode category Cf), which str.strip() would keep.
+    visible = pc.replace_substring_regex(column, r"\p{Cf}+", "")
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(visible)), 0)
     too_long = pc.greater(pc.utf8_length(column), MAX_TEXT_CHARS)
     over = pa.scalar("x" * (MAX_TEXT_CHARS + 1), pa.large_string())
     shaped = pc.if_else(too_long, over, pa.scalar("x", pa.large_string()))

@@ -193,3 +193,175 @@ def test_rows_and_table_follow_the_ingested_schema():
     t = r.table()
     assert t.schema == INGESTED and t.to_pylist() == r.rows
     assert ingest_bytes("f.csv", b"review_id,text\n").table().schema == INGESTED
+
+
+# -- hostile input (issue 18): every record-level fault is one quarantined record ---------------
+import gzip as _gzip
+
+from nlp_tasks import ingest as ingest_mod
+from nlp_tasks.ingest import file_format
+
+
+def _reasons(result) -> dict[int, str]:
+    return {r["source_row"]: r["reason"] for r in result.rejects}
+
+
+def test_jsonl_record_faults_are_record_level():
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [
+        json.dumps({"review_id": "ok1", "text": "fine"}),
+        '{"review_id": "sur", "text": "broken emoji \\ud83d here"}',
+        '{"review_id": "pair", "text": "whole emoji \\ud83d\\ude00 here"}',
+        '{"review_id": "deep", "text": "x", "nested": ' + deep + "}",
+        "[1, 2]",
+        '"str"',
+        "42",
+        "null",
+        '{"review_id": "bad", "text": "invalid escape \\x41"}',
+        json.dumps({"review_id": "ok2", "text": "also fine"}),
+    ]
+    r = ingest_bytes("day.jsonl", ("\n".join(lines) + "\n").encode())
+    assert r.records == 10
+    assert [row["review_id"] for row in r.rows] == ["ok1", "pair", "ok2"]
+    assert r.rows[1]["text"] == "whole emoji \U0001F600 here"
+    why = _reasons(r)
+    assert why[2].startswith("line 2: lone surrogate escape")
+    assert why[4] == "line 4: JSON nested too deeply"
+    assert why[5] == "line 5: expected a JSON object, got array"
+    assert why[6] == "line 6: expected a JSON object, got string"
+    assert why[7] == "line 7: expected a JSON object, got number"
+    assert why[8] == "line 8: expected a JSON object, got null"
+    assert why[9].startswith("line 9: malformed JSON (Invalid \\escape")
+    r.table()  # the rows it kept encode to Arrow (a lone surrogate would raise here)
+
+
+def test_control_characters_are_stripped_not_quarantined():
+    line = json.dumps({"review_id": "c\u00001", "text": "nul\u0000 bell\u0007 del\u007f c1\u0085 tab\t kept", "title": "t\u001bitle"})
+    table = ingest_bytes("c.jsonl", line.encode() + b"\n").table()
+    row = table.to_pylist()[0]
+    assert row["review_id"] == "c1"
+    assert row["text"] == "nul bell del c1 tab\t kept"
+    assert row["title"] == "title"
+
+
+def test_an_over_long_line_is_skipped_without_being_held(monkeypatch):
+    monkeypatch.setattr(ingest_mod, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 64)
+    lines = [json.dumps({"review_id": "a", "text": "short"}), json.dumps({"review_id": "b", "text": "y" * 5000}),
+             json.dumps({"review_id": "c", "text": "short too"})]
+    r = ingest_bytes("long.jsonl", ("\n".join(lines) + "\n").encode())
+    assert [row["review_id"] for row in r.rows] == ["a", "c"]
+    assert [row["source_row"] for row in r.rows] == [1, 3]
+    assert "line 2: longer than" in _reasons(r)[2]
+
+
+def _zst(data: bytes) -> bytes:
+    return pa.compress(data, codec="zstd", asbytes=True)
+
+
+@pytest.mark.parametrize("name, pack", [
+    ("export.jsonl.gz", _gzip.compress), ("export.ndjson", bytes), ("export.JSONL.ZST", _zst), ("export.ndjson.gz", _gzip.compress),
+])
+def test_compressed_and_ndjson_jsonl(name, pack):
+    lines = [json.dumps({"review_id": f"r{i}", "text": f"review {i}"}) for i in range(5)] + ["not json"]
+    r = ingest_bytes(name, pack(("\n".join(lines) + "\n").encode()))
+    assert [row["review_id"] for row in r.rows] == [f"r{i}" for i in range(5)]
+    assert _reasons(r)[6].startswith("line 6: malformed JSON")
+
+
+@pytest.mark.parametrize("name, pack", [("export.csv.gz", _gzip.compress), ("export.csv.zst", _zst)])
+def test_compressed_csv(name, pack):
+    r = ingest_bytes(name, pack(b"review_id,text\nc1,Good\nc2,Bad,extra\n"))
+    assert [row["review_id"] for row in r.rows] == ["c1"]
+    assert "expected 2 columns" in _reasons(r)[3]
+
+
+def test_a_file_that_is_not_what_its_name_says_is_quarantined_whole():
+    good = ("\n".join(json.dumps({"review_id": f"r{i}", "text": "x " * 50}) for i in range(2000)) + "\n").encode()
+    cases = {
+        "plain.jsonl.gz": (good, "not gzip data although named .gz"),
+        "plain.jsonl.zst": (good, "not zstd data although named .zst"),
+        "cut.jsonl.gz": (_gzip.compress(good)[:3000], "truncated or corrupt gzip stream"),
+        "cut.csv.zst": (_zst(b"review_id,text\n" + good)[:3000], "truncated or corrupt zstd stream"),
+        "nothing.jsonl.gz": (_gzip.compress(b""), "empty file (no data after decompression)"),
+        "data.parquet.gz": (b"x", "unsupported file type .parquet (gzip)"),
+    }
+    for name, (data, reason) in cases.items():
+        r = ingest_bytes(name, data)
+        assert not r.rows and [q["reason"] for q in r.rejects] == [reason], name
+        assert r.rejects[0]["source_row"] == 0
+
+
+def test_json_array_is_streamed_element_by_element(monkeypatch):
+    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 7)  # elements and strings cut across chunks
+    body = (
+        '\ufeff [ {"review_id": "a1", "text": "brackets ] and , in [ a string \\" {"},\n'
+        ' {"review_id": "a2", "text": oops},\n'
+        ' [1, 2],\n'
+        ' {"review_id": "a3", "text": "nested", "meta": {"k": [1, {"x": "}"}]}},\n'
+        ' {"review_id": "a4", "text": "sur \\udc00"},\n'
+        ' {"review_id": "a5", "text": "last"}\n]\n'
+    )
+    r = ingest_bytes("dump.json", body.encode())
+    assert [row["review_id"] for row in r.rows] == ["a1", "a3", "a5"]
+    assert r.rows[0]["text"] == 'brackets ] and , in [ a string " {'
+    assert [row["source_row"] for row in r.rows] == [1, 4, 6]
+    why = _reasons(r)
+    assert why[2].startswith("element 2: malformed JSON")
+    assert why[3] == "element 3: expected a JSON object, got array"
+    assert why[5].startswith("element 5: lone surrogate escape")
+    assert r.records == 6
+
+
+def test_json_array_faults():
+    deep = "[" * 50_000 + "]" * 50_000
+    r = ingest_bytes("deep.json", f'[{{"review_id": "d1", "text": "ok"}}, {deep}, {{"review_id": "d2", "text": "ok"}}]'.encode())
+    assert [row["review_id"] for row in r.rows] == ["d1", "d2"]
+    assert _reasons(r) == {2: "element 2: JSON nested too deeply"}
+    r = ingest_bytes("cut.json", b'[{"review_id": "t1", "text": "ok"}, {"review_id": "t2", "te')
+    assert [row["review_id"] for row in r.rows] == ["t1"]
+    assert _reasons(r) == {2: "element 2: JSON array not closed (truncated file?)"}
+    r = ingest_bytes("extra.json", b'[{"review_id": "e1", "text": "ok"}] {"review_id": "e2"}')
+    assert [row["review_id"] for row in r.rows] == ["e1"]
+    assert _reasons(r) == {2: "element 2: data after the end of the JSON array"}
+    r = ingest_bytes("empty-array.json", b"[]")
+    assert [q["reason"] for q in r.rejects] == ["file holds no records"]
+    r = ingest_bytes("lines.json", b'{"review_id": "l1", "text": "one"}\n{"review_id": "l2", "text": "two"}\n')
+    assert [row["review_id"] for row in r.rows] == ["l1", "l2"]
+
+
+def test_csv_field_over_the_csv_module_limit_is_one_bad_row():
+    big = "z" * 200_000
+    r = ingest_bytes("big.csv", f"review_id,text\nb1,fine\nb2,{big}\nb3,also fine\n".encode())
+    assert [row["review_id"] for row in r.rows] == ["b1", "b3"]
+    assert "line 3: malformed CSV (field larger than field limit" in _reasons(r)[3]
+
+
+def test_parquet_wrong_types_become_strings_for_validation():
+    table = pa.table({"review_id": pa.array([1, 2, 3]), "text": ["a", "b", "c"], "rating": ["5", "five", None]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    r = ingest_bytes("typed.parquet", buf.getvalue())
+    assert [(row["review_id"], row["rating"]) for row in r.rows] == [("1", "5"), ("2", "five"), ("3", None)]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("s3://b/raw/reviews/dt=2026-01-01/my export #1 100%.jsonl.gz", (".jsonl", "gzip")),
+    ("s3://b/raw/reviews/dt=2026-01-01/avis clients é.CSV", (".csv", None)),
+    ("file:///x/dump.json", (".json", None)),
+    ("file:///x/a.tar.gz", (".tar", "gzip")),
+    ("file:///x/README", ("", None)),
+])
+def test_file_format_from_awkward_names(name, expected):
+    assert file_format(name) == expected
+
+
+def test_json_array_over_long_element_is_skipped(monkeypatch):
+    monkeypatch.setattr(ingest_mod, "MAX_RECORD_BYTES", 200)
+    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 16)
+    words = ", ".join(f'"w{i}"' for i in range(200))
+    body = f'[{{"review_id": "k1", "text": "ok"}}, {{"review_id": "big", "text": "x", "words": [{words}]}}, {{"review_id": "k2", "text": "ok"}}]'
+    r = ingest_bytes("long.json", body.encode())
+    assert [row["review_id"] for row in r.rows] == ["k1", "k2"]
+    assert [row["source_row"] for row in r.rows] == [1, 3]
+    assert _reasons(r)[2].startswith("element 2: longer than")

@@ -62,3 +62,15 @@ def test_data_docs_are_rendered_without_raw_text(tmp_path):
     assert (tmp_path / "index.html").exists() and any("validations" in str(p) for p in pages)
     for page in pages:
         assert secret not in page.read_text(errors="ignore")
+
+
+def test_text_of_only_whitespace_or_zero_width_characters_is_empty():
+    t = rows(
+        {"review_id": "zw", "text": "\u200b\u200c\u200d\u2060\ufeff", "source_file": "z.jsonl", "source_row": 1},
+        {"review_id": "mix", "text": " \u200b\t\u00a0\u2003\n", "source_file": "z.jsonl", "source_row": 2},
+        {"review_id": "ok", "text": "fine\u200b", "source_file": "z.jsonl", "source_row": 3},
+        {"review_id": "emoji", "text": "\U0001F44D", "source_file": "z.jsonl", "source_row": 4},
+    )
+    res = validate(t, day="2026-01-01")
+    assert res.valid.column("review_id").to_pylist() == ["ok", "emoji"]
+    assert {r["review_id"]: r["reason"] for r in res.rejects} == {"zw": "empty text", "mix": "empty text"}
