@@ -17,6 +17,70 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 
+class ObjectUnavailable(OSError):
+    """An object that cannot be read at all, and will not become readable by retrying: gone
+    since it was listed (404) or forbidden to these credentials (403). ``reason`` says which,
+    without the object's content."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ObjectReadError(OSError):
+    """Reading an open object failed after the client's own retries (a network fault): the
+    task should fail and be retried, not blame the object."""
+
+
+def _unavailable(e: OSError) -> ObjectUnavailable | None:
+    if isinstance(e, FileNotFoundError):
+        return ObjectUnavailable("object not found when read (deleted after it was listed?)")
+    if isinstance(e, PermissionError) or "ACCESS_DENIED" in str(e) or "AccessDenied" in str(e):
+        return ObjectUnavailable("access denied: these credentials may not read the object")
+    return None
+
+
+class InputObject(io.RawIOBase):
+    """A raw object opened for reading (random access): a pyarrow file whose I/O errors
+    surface as ObjectReadError, so a reader can tell the network from bad content."""
+
+    def __init__(self, f: pa.NativeFile) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def _io(self, fn, *args):
+        try:
+            return fn(*args)
+        except OSError as e:
+            raise _unavailable(e) or ObjectReadError(f"read failed: {type(e).__name__}") from None
+
+    def read(self, size: int = -1) -> bytes:
+        return self._io(self._f.read, None if size is None or size < 0 else size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._io(self._f.seek, offset, whence)
+
+    def tell(self) -> int:
+        return self._io(self._f.tell)
+
+    def size(self) -> int:
+        return self._io(self._f.size)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
 @dataclass(frozen=True)
 class S3Options:
     """Credentials and endpoint for S3; all optional (the default AWS chain applies)."""
@@ -130,6 +194,14 @@ class Lake:
     def size(self, uri: str) -> int:
         return self.fs.get_file_info(self.path(uri)).size or 0
 
+    def open_input(self, uri: str) -> InputObject:
+        """Open an object for streaming reads. Raises ObjectUnavailable when it is gone or
+        forbidden (no retry will help), OSError for anything else (transient)."""
+        try:
+            return InputObject(self.fs.open_input_file(self.path(uri)))
+        except OSError as e:
+            raise _unavailable(e) or e
+
     def read_bytes(self, uri: str) -> bytes:
         with self.fs.open_input_file(self.path(uri)) as f:
             return f.read()
@@ -146,7 +218,9 @@ class Lake:
         path = self.path(uri)
         if self.is_s3:
             # A single PUT is atomic on S3.
-            with self.fs.open_output_stream(path) as f:
+            # compression=None: pyarrow would otherwise gzip an object named *.gz on the way
+            # out ("detect"), so the bytes stored would not be the bytes given.
+            with self.fs.open_output_stream(path, compression=None) as f:
                 f.write(data)
             return uri
         parent = os.path.dirname(path)

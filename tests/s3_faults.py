@@ -1,7 +1,9 @@
-"""A fault-injecting HTTP proxy in front of moto's S3 server, for transient-error tests.
+"""A fault-injecting HTTP proxy in front of moto's S3 server, for S3 error tests.
 
 Every n-th request is answered with a throttling error (503 SlowDown), a server error
 (500 InternalError) or a dropped connection, in turn; all others are forwarded unchanged.
+``deny`` answers reads (GET/HEAD) of chosen objects with a fixed status instead, for faults
+that are not transient: 404 (deleted after it was listed) or 403 (no permission to read).
 """
 from __future__ import annotations
 
@@ -14,13 +16,19 @@ from urllib.parse import urlparse
 ERRORS = {
     503: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>',
     500: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>',
+    404: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>',
+    403: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
 }
 
 
 class FaultyS3Proxy:
-    def __init__(self, upstream: str, every: int = 5):
+    def __init__(self, upstream: str, every: int = 5, deny: dict[str, int] | None = None):
+        """``every``: inject a transient fault every n-th request (0: never). ``deny``: object
+        key (as it appears in the request path, URL-encoded) -> status for its GETs and HEADs."""
         self.upstream = urlparse(upstream)
         self.every = every
+        self.deny = dict(deny or {})
+        self.denied: dict[str, int] = {k: 0 for k in self.deny}
         self.requests = 0
         self.injected = {"503": 0, "500": 0, "reset": 0}
         self._lock = threading.Lock()
@@ -50,7 +58,7 @@ class FaultyS3Proxy:
 
             def _handle(self):
                 body = self._read_body()
-                fault = proxy._next_fault()
+                fault = proxy._denied(self.command, self.path) or proxy._next_fault()
                 if fault == "reset":
                     self.close_connection = True
                     try:
@@ -58,7 +66,7 @@ class FaultyS3Proxy:
                     except OSError:
                         pass
                     return
-                if fault in ("503", "500"):
+                if fault in ("503", "500", "404", "403"):
                     payload = ERRORS[int(fault)]
                     self.send_response(int(fault))
                     self.send_header("Content-Type", "application/xml")
@@ -91,10 +99,21 @@ class FaultyS3Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def _denied(self, method: str, path: str) -> str | None:
+        if method not in ("GET", "HEAD"):
+            return None
+        key = urlparse(path).path
+        for name, status in self.deny.items():
+            if key.endswith("/" + name):
+                with self._lock:
+                    self.denied[name] += 1
+                return str(status)
+        return None
+
     def _next_fault(self) -> str | None:
         with self._lock:
             self.requests += 1
-            if self.requests % self.every:
+            if not self.every or self.requests % self.every:
                 return None
             kind = ("503", "500", "reset")[(self.requests // self.every) % 3]
             self.injected[kind] += 1

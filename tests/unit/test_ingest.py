@@ -365,3 +365,66 @@ def test_json_array_over_long_element_is_skipped(monkeypatch):
     assert [row["review_id"] for row in r.rows] == ["k1", "k2"]
     assert [row["source_row"] for row in r.rows] == [1, 3]
     assert _reasons(r)[2].startswith("element 2: longer than")
+
+
+class _FailingStream(io.RawIOBase):
+    """Serves ``data`` and then fails the way a dropped S3 connection does after retries."""
+
+    def __init__(self, data: bytes, fail_after: int, error: Exception):
+        self._buf, self._fail_after, self._error = io.BytesIO(data), fail_after, error
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def read(self, size=-1):
+        if self._buf.tell() >= self._fail_after:
+            raise self._error
+        return self._buf.read(min(size if size is not None and size >= 0 else 1 << 30, self._fail_after - self._buf.tell()) or 1)
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset, whence=0):
+        return self._buf.seek(offset, whence)
+
+    def tell(self):
+        return self._buf.tell()
+
+
+@pytest.mark.parametrize("name", ["n.jsonl", "n.jsonl.gz", "n.csv.zst", "n.json"])
+def test_a_network_fault_mid_object_fails_the_task_instead_of_blaming_the_file(name):
+    from nlp_tasks.ingest import ingest_stream
+    from nlp_tasks.storage import ObjectReadError, ObjectUnavailable
+
+    rows = [json.dumps({"review_id": f"r{i}", "text": "words " * 30}) for i in range(3000)]
+    data = ("[" + ",".join(rows) + "]").encode() if name.endswith(".json") else ("\n".join(rows) + "\n").encode()
+    if name.endswith(".csv.zst"):
+        data = "review_id,text\n".encode() + "\n".join(f"r{i},{'words ' * 30}" for i in range(3000)).encode()
+    data = _gzip.compress(data) if name.endswith(".gz") else _zst(data) if name.endswith(".zst") else data
+    with pytest.raises(ObjectReadError):
+        ingest_stream(name, _FailingStream(data, len(data) // 2, ObjectReadError("read failed: OSError")))
+    # Gone or forbidden mid-read: the object is quarantined whole with that reason.
+    r = ingest_stream(name, _FailingStream(data, len(data) // 2, ObjectUnavailable("access denied: test")))
+    assert not r.rows and [q["reason"] for q in r.rejects] == ["access denied: test"]
+
+
+def test_lake_open_input_says_when_an_object_is_gone(tmp_path):
+    from nlp_tasks.storage import Lake, ObjectUnavailable
+
+    lake = Lake(f"file://{tmp_path}")
+    lake.write_text(lake.uri("here.jsonl"), '{"review_id": "h", "text": "x"}\n')
+    with lake.open_input(lake.uri("here.jsonl")) as f:
+        assert ingest_stream_rows(f) == ["h"]
+    with pytest.raises(ObjectUnavailable, match="not found when read"):
+        lake.open_input(lake.uri("gone.jsonl"))
+
+
+def ingest_stream_rows(f) -> list[str]:
+    from nlp_tasks.ingest import ingest_stream
+
+    return [row["review_id"] for row in ingest_stream("here.jsonl", f).rows]

@@ -45,3 +45,16 @@ def test_local_writes_leave_no_temp_files(local_lake):
 
     local_lake.write_text(local_lake.uri("d/f.txt"), "x")
     assert os.listdir(local_lake.path(local_lake.uri("d"))) == ["f.txt"]
+
+
+@pytest.mark.parametrize("lake_kind", ["local_lake", "s3_lake"])
+def test_bytes_are_stored_as_given_whatever_the_name(request, lake_kind):
+    # pyarrow's S3 output streams gzip an object named *.gz unless told not to.
+    import gzip
+
+    lake = request.getfixturevalue(lake_kind)
+    for name, data in (("plain.jsonl.gz", b'{"a": 1}\n'), ("real.jsonl.gz", gzip.compress(b'{"a": 1}\n')), ("x.zst", b"abc")):
+        lake.write_bytes(lake.uri(name), data)
+        assert lake.read_bytes(lake.uri(name)) == data, name
+        with lake.open_input(lake.uri(name)) as f:
+            assert f.read() == data, name
