@@ -88,9 +88,17 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
 
     t0 = time.perf_counter()
     name = posixpath.basename(uri)
+    shards: list[str] = []
+
+    def write_shard(table: pa.Table) -> None:
+        # Written as the object is read: a task holds one shard of rows, whatever the object's size.
+        shard = run.work("ingested", f"{index:05d}-{_shard_name(len(shards))}")
+        run.lake.write_parquet(table, shard)
+        shards.append(shard)
+
     try:
         with run.lake.open_input(uri) as f:
-            result = ingest_stream(uri, f)
+            result = ingest_stream(uri, f, sink=write_shard, batch_rows=shard_rows)
     except ObjectUnavailable as e:
         # Listed by discover, then gone (404) or forbidden (403): no retry will change that,
         # so the object is one quarantined record with the reason, and the night goes on (the
@@ -100,20 +108,24 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         result.reject(0, e.reason)
     except (ObjectReadError, OSError) as e:
         raise OSError(f"could not read {uri}: {type(e).__name__}") from None
-    table = result.table()
-    shards = _write_shards(run, table, "ingested", shard_rows, prefix=f"{index:05d}-")
+    if result.discarded:  # the object failed as a whole after some shards were written
+        for shard in shards:
+            run.lake.delete(shard)
+        shards.clear()
+    if result.rows:
+        write_shard(result.table())
     q_uri = None
     if result.rejects:
         q_uri = run.work("quarantine", f"ingest-{index:05d}.parquet")
         run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
     log.info(
         "ingested %s: %d records, %d rows, %d quarantined in %.2fs",
-        name, result.records, len(result.rows), len(result.rejects), time.perf_counter() - t0,
+        name, result.records, result.row_count, len(result.rejects), time.perf_counter() - t0,
     )
     return {
         "file": uri,
         "records": result.records,
-        "rows": len(result.rows),
+        "rows": result.row_count,
         "rejected": len(result.rejects),
         "shards": shards,
         "quarantine": q_uri,

@@ -428,3 +428,25 @@ def ingest_stream_rows(f) -> list[str]:
     from nlp_tasks.ingest import ingest_stream
 
     return [row["review_id"] for row in ingest_stream("here.jsonl", f).rows]
+
+
+def test_rows_leave_in_batches_as_they_are_read():
+    from nlp_tasks.ingest import ingest_stream
+
+    lines = [json.dumps({"review_id": f"r{i}", "text": "fine"}) for i in range(50_000)] + ["{bad"]
+    batches: list[pa.Table] = []
+    r = ingest_stream("big.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()), sink=batches.append, batch_rows=20_000)
+    assert [b.num_rows for b in batches] == [20_000, 20_000] and len(r.rows) == 10_000
+    assert r.row_count == 50_000 and r.records == 50_001 and not r.discarded
+    ids = [i for b in batches for i in b.column("review_id").to_pylist()] + [row["review_id"] for row in r.rows]
+    assert ids == [f"r{i}" for i in range(50_000)]
+
+
+def test_a_stream_that_breaks_after_batches_left_voids_them():
+    from nlp_tasks.ingest import ingest_stream
+
+    data = _gzip.compress(("\n".join(json.dumps({"review_id": f"r{i}", "text": "x " * 20}) for i in range(60_000)) + "\n").encode())
+    batches: list[pa.Table] = []
+    r = ingest_stream("cut.jsonl.gz", io.BytesIO(data[: len(data) * 3 // 4]), sink=batches.append, batch_rows=10_000)
+    assert batches and r.discarded
+    assert r.row_count == 0 and [q["reason"] for q in r.rejects] == ["truncated or corrupt gzip stream"]
