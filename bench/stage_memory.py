@@ -75,7 +75,7 @@ def child(stage: str, root: str, arg: str) -> None:
         out = pipeline.validate(run, json.loads(Path(arg).read_text()), pipeline.DEFAULT_SHARD_ROWS)
     else:
         raise SystemExit(f"unknown stage {stage}")
-    out = {k: v for k, v in out.items() if k in ("rows", "records", "valid", "rejected")}
+    out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected")}
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -105,15 +105,11 @@ def main() -> None:
                     res = run_stage("ingest", root, uri)
                     ingested = Path(tmp) / "ingested.json"
                     # What the DAG hands validate: ingest's result per object.
-                    ingested.write_text(json.dumps([{**res, "shards": _shards(root)}]))
+                    ingested.write_text(json.dumps([res]))
                 else:
                     res = run_stage(stage, root, str(ingested))
                 cells.append(f"{res['seconds']:12.1f} {res['peak_rss_mb']:12.0f}")
             print(f"{n:>9} {raw_mb:8.0f} " + " ".join(cells), flush=True)
-
-
-def _shards(root: Path) -> list[str]:
-    return sorted("file://" + str(p) for p in root.glob(f"_work/dt={DAY}/bench/ingested/*.parquet"))
 
 
 if __name__ == "__main__":

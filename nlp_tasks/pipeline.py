@@ -134,46 +134,185 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
 
 
 # -- 3. validate ------------------------------------------------------------------------
-def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
-    """Validate the whole day at once (review_id must be unique across files)."""
-    from .ingest import INGESTED
-    from .pii import redact_batch
-    from .validation import validate as gx_validate
+def _order_keys(table: pa.Table, file_rank: dict[str, int]) -> np.ndarray:
+    """A record's place in the day, (file, line) order as one int64: rank of its file among the
+    day's files (sorted by URI) in the high bits, its line in the low 40."""
+    files = pc.dictionary_encode(table.column("source_file")).combine_chunks()
+    ranks = np.asarray([file_rank[f] for f in files.dictionary.to_pylist()], dtype=np.int64)
+    rows = table.column("source_row").to_numpy(zero_copy_only=False).astype(np.int64)
+    return (ranks[files.indices.to_numpy(zero_copy_only=False)] << 40) | rows
 
-    t0 = time.perf_counter()
+
+def _quarantine_rejects(run: Run, rejects: list[dict], name: str) -> str:
+    """Write rejects to the run's quarantine: text kept for triage, but only redacted and cut."""
+    from .pii import redact_batch
+
+    redacted, _ = redact_batch([r.pop("text") for r in rejects])
+    for r, t in zip(rejects, redacted):
+        # Enough text to triage; a multi-megabyte reject need not be copied whole.
+        r["text_redacted"] = t if t is None or len(t) <= QUARANTINE_TEXT_CHARS else t[:QUARANTINE_TEXT_CHARS] + " [...]"
+    uri = run.work("quarantine", name)
+    run.lake.write_parquet(quarantine_rows(rejects, run.run_id), uri)
+    return uri
+
+
+# Data Docs pages rendered per validate task (see validate).
+DOCS_PAGES = 10
+# Rows handed to Great Expectations per run: each run costs ~0.2 s of its own, so runs of one
+# 20,000-row shard each would double validate's time; 100,000 rows cost ~400 MB of memory.
+VALIDATE_BATCH_ROWS = 100_000
+
+
+def _batches(run: Run, shards: list[str], rows: int):
+    """The shards' rows, in order, as tables of at least ``rows`` rows (the last may be fewer)."""
+    parts, n = [], 0
+    for shard in shards:
+        t = run.lake.read_parquet(shard)
+        parts.append(t)
+        n += t.num_rows
+        if n >= rows:
+            yield pa.concat_tables(parts)
+            parts, n = [], 0
+    if parts:
+        yield pa.concat_tables(parts)
+
+
+class _ShardWriter:
+    """Streams tables into shards of planned sizes (balanced over the day, see shard_sizes)."""
+
+    def __init__(self, run: Run, folder: str, sizes: list[int]) -> None:
+        self.run, self.folder, self.sizes = run, folder, list(sizes)
+        self.parts: list[pa.Table] = []
+        self.buffered = 0
+        self.uris: list[str] = []
+
+    def add(self, table: pa.Table) -> None:
+        self.parts.append(table)
+        self.buffered += table.num_rows
+        while self.sizes and self.buffered >= self.sizes[0]:
+            merged = pa.concat_tables(self.parts)
+            size = self.sizes.pop(0)
+            uri = self.run.work(self.folder, _shard_name(len(self.uris)))
+            self.run.lake.write_parquet(merged.slice(0, size), uri)
+            self.uris.append(uri)
+            rest = merged.slice(size)
+            self.parts, self.buffered = ([rest] if rest.num_rows else []), rest.num_rows
+
+
+def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
+    """Validate the day in batches of shards, then review_id uniqueness across the whole day.
+
+    Memory is one batch (VALIDATE_BATCH_ROWS) plus 16 bytes per row (a 64-bit hash of its review_id and its (file,
+    line) order key), not the day: GX checks each batch with one context; the ids'
+    hashes find the rows whose review_id was seen earlier in (file, line) order, confirmed on
+    the exact ids of the few rows that share a hash; then the valid rows are re-sharded into
+    balanced shards. Same verdicts as validating the concatenated day.
+    """
     import tempfile
     from pathlib import Path
 
+    from .validation import UNIQUE_EXPECTATION, UNIQUE_REASON, Validator, duplicate_losers, id_hashes
+
+    t0 = time.perf_counter()
     shards = [s for item in ingested for s in item["shards"]]
-    table = pa.concat_tables([run.lake.read_parquet(s) for s in shards]) if shards else INGESTED.empty_table()
+    file_rank = {f: i for i, f in enumerate(sorted({item["file"] for item in ingested}))}
+    hashes, orders, valid_parts, q_uris = [], [], [], []
+    reject_keys: dict[str, np.ndarray] = {}
+    expectations: dict[str, dict] = {}
+    rows = pages = 0
+    docs_uri = run.work("data_docs")
     with tempfile.TemporaryDirectory() as docs:
-        result = gx_validate(table, docs_dir=docs, run_name=run.run_id, day=run.day)
-        docs_uri = run.work("data_docs")
+        validator = Validator(docs, run.run_id, run.day, check_unique=False)
+        for i, table in enumerate(_batches(run, shards, VALIDATE_BATCH_ROWS)):
+            rows += table.num_rows
+            keys = _order_keys(table, file_rank)
+            h, present = id_hashes(table.column("review_id"))
+            hashes.append(h)
+            orders.append(keys[present])
+            name = f"{run.run_id} (batch {i + 1})"
+            result = validator.validate(table, run_name=name, docs=False)
+            if pages < DOCS_PAGES and (i == 0 or result.rejects):
+                # Data Docs: the first batch and the first batches with failures get a page
+                # (rendering costs ~0.25 s; the day's totals are in the run summary).
+                validator.validate(table, run_name=name, docs=True)
+                pages += 1
+            for e in result.expectations:  # day totals of the per-batch counts
+                agg = expectations.setdefault(e["expectation"] + "/" + str(e["column"]), {**e, "unexpected_count": 0})
+                agg["unexpected_count"] += e["unexpected_count"]
+                agg["success"] = agg["unexpected_count"] == 0
+            if result.valid.num_rows:
+                uri = run.work("prevalidated", _shard_name(i))
+                run.lake.write_parquet(result.valid, uri)
+                valid_parts.append(uri)
+            if result.rejects:
+                uri = _quarantine_rejects(run, result.rejects, f"validate-{i:05d}.parquet")
+                reject_keys[uri] = _order_keys(run.lake.read_parquet(uri, columns=["source_file", "source_row"]), file_rank)
+                q_uris.append(uri)
         for f in sorted(Path(docs).rglob("*")):
             if f.is_file():
                 run.lake.write_bytes(f"{docs_uri}/{f.relative_to(docs).as_posix()}", f.read_bytes())
-    q_uri = None
-    if result.rejects:
-        # Quarantine keeps the text for triage, but only after redaction.
-        # Enough text to triage; a multi-megabyte reject need not be copied whole.
-        redacted, _ = redact_batch([r.pop("text") for r in result.rejects])
-        for r, t in zip(result.rejects, redacted):
-            r["text_redacted"] = t if t is None or len(t) <= QUARANTINE_TEXT_CHARS else t[:QUARANTINE_TEXT_CHARS] + " [...]"
-        q_uri = run.work("quarantine", "validate.parquet")
-        run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
-    out = _write_shards(run, result.valid, "validated", shard_rows)
+
+    def exact_ids(candidates: np.ndarray) -> dict[int, str]:
+        # Only rows that share a hash with another: read the ids back, a column at a time.
+        out: dict[int, str] = {}
+        for shard in shards:
+            t = run.lake.read_parquet(shard, columns=["review_id", "source_file", "source_row"])
+            keys = _order_keys(t, file_rank)
+            hit = np.isin(keys, candidates)
+            if hit.any():
+                out.update(zip(keys[hit].tolist(), t.column("review_id").filter(pa.array(hit)).to_pylist()))
+        return out
+
+    losers = np.sort(duplicate_losers(np.concatenate(hashes) if hashes else [], np.concatenate(orders) if orders else [], exact_ids))
+    unique = {"expectation": UNIQUE_EXPECTATION, "column": "review_id", "success": not len(losers), "unexpected_count": int(len(losers))}
+
+    # Rejected rows that also repeat an earlier id: both reasons, as the whole-day suite gives.
+    for uri, keys in reject_keys.items():
+        dup = np.isin(keys, losers)
+        if dup.any():
+            q = run.lake.read_parquet(uri)
+            reasons = [r + "; " + UNIQUE_REASON if d else r for r, d in zip(q.column("reason").to_pylist(), dup)]
+            run.lake.write_parquet(q.set_column(q.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())), uri)
+    # Valid rows that repeat an earlier id: quarantined; the rest re-sharded, balanced.
+    kept_counts, dup_rejects = [], []
+    for uri in valid_parts:
+        t = run.lake.read_parquet(uri, columns=["source_file", "source_row"])
+        kept_counts.append(int((~np.isin(_order_keys(t, file_rank), losers)).sum()))
+    writer = _ShardWriter(run, "validated", shard_sizes(sum(kept_counts), shard_rows))
+    for uri in valid_parts:
+        t = run.lake.read_parquet(uri)
+        lose = np.isin(_order_keys(t, file_rank), losers)
+        if lose.any():
+            dup = t.filter(pa.array(lose))
+            dup_rejects += [
+                {"review_id": r["review_id"], "source_file": r["source_file"], "source_row": r["source_row"], "stage": "validate",
+                 "reason": UNIQUE_REASON, "text": r["text"]}
+                for r in dup.select(["review_id", "source_file", "source_row", "text"]).to_pylist()
+            ]
+            t = t.filter(pa.array(~lose))
+        writer.add(t)
+    if dup_rejects:
+        q_uris.append(_quarantine_rejects(run, dup_rejects, "validate-duplicates.parquet"))
+    run.lake.delete_prefix(run.work("prevalidated"))
+
+    valid = sum(kept_counts)
+    listed = list(expectations.values())
+    # Where the whole-day suite reports it: GX lists results by column, review_id's first.
+    at = max((k + 1 for k, e in enumerate(listed) if e["column"] == "review_id"), default=0)
+    if rows:
+        listed.insert(at, unique)
     log.info(
-        "validated %d rows: %d valid, %d quarantined in %.2fs",
-        table.num_rows, result.valid.num_rows, len(result.rejects), time.perf_counter() - t0,
+        "validated %d rows in %d shards: %d valid, %d quarantined (%d duplicate ids) in %.2fs",
+        rows, len(shards), valid, rows - valid, len(losers), time.perf_counter() - t0,
     )
     return {
-        "shards": out,
-        "rows": table.num_rows,
-        "valid": result.valid.num_rows,
-        "rejected": len(result.rejects),
-        "quarantine": q_uri,
-        "expectations": result.expectations,
-        "data_docs": docs_uri if table.num_rows else None,
+        "shards": writer.uris,
+        "rows": rows,
+        "valid": valid,
+        "rejected": rows - valid,
+        "quarantine": q_uris,
+        "expectations": listed,
+        "data_docs": docs_uri if rows else None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
 
@@ -273,19 +412,9 @@ def reference_days(run: Run, window: int = 7) -> list[str]:
     Only days before ``run.day`` count, so a backfill of an old date compares with the window
     as it was for that date, never with days reported after it.
     """
-    day = dt.date.fromisoformat(run.day)
-    out = []
-    for d in run.lake.list_dirs(run.lake.uri("reports", "sentiment")):
-        name = d.rstrip("/").rsplit("/", 1)[-1]
-        if not name.startswith("dt="):
-            continue
-        try:
-            other = dt.date.fromisoformat(name[3:])
-        except ValueError:
-            continue
-        if day - dt.timedelta(days=window) <= other < day and run.lake.exists(d + "/_SUCCESS"):
-            out.append(name[3:])
-    return sorted(out)[-window:]
+    from . import drift as D
+
+    return D.window_days(run.lake, run.day, window)
 
 
 def drift(
@@ -311,18 +440,16 @@ def drift(
     t0 = time.perf_counter()
     cfg = D.DriftConfig(threshold=threshold, alpha=alpha, max_sample=max_sample)
     cols = D.REPORT_COLUMNS
-    today = _read_many(run, scored, cols)
+    # In review_id order, as publish writes them: the same rows give the same drift rows
+    # here and when the published day is re-settled (drift.settle).
+    today = D.canonical(_read_many(run, scored, [*cols, "review_id"]))
 
     def features(table: pa.Table | None, seed: int) -> dict | None:
-        if table is None or table.num_rows == 0:
-            return None
-        return D.report_features(D.sample(table, cfg.max_sample, seed), tokenizer, seed=seed)
+        return D.features_of(table, cfg, tokenizer, seed)
 
-    days = reference_days(run, window)
-    ref_tables = [t for t in (D.read_report_day(run.lake, d, cols) for d in days) if t is not None]
-    rolling = pa.concat_tables(ref_tables, promote_options="permissive") if ref_tables else None
     rolling_name = f"rolling_{window}d"
-    references: dict = {rolling_name: features(rolling, cfg.seed + 1)}
+    rolling_feats, days = D.rolling_reference(run.lake, run.day, cfg, tokenizer, window)
+    references: dict = {rolling_name: rolling_feats}
     ref_days = {rolling_name: days}
 
     baseline = None
@@ -414,7 +541,9 @@ def publish(
     if report is None:
         report = SENTIMENT_REPORT.empty_table()
     report = report.sort_by([("review_id", "ascending")])
-    q_uris = [i["quarantine"] for i in ingested if i["quarantine"]] + ([validated["quarantine"]] if validated["quarantine"] else [])
+    # validate's quarantine: a list of files (one per shard with rejects); one URI before.
+    vq = validated["quarantine"]
+    q_uris = [i["quarantine"] for i in ingested if i["quarantine"]] + ([vq] if isinstance(vq, str) else list(vq or []))
     quarantine = _read_many(run, q_uris) or QUARANTINE.empty_table()
     quarantine = quarantine.sort_by([("source_file", "ascending"), ("source_row", "ascending"), ("stage", "ascending")])
 

@@ -182,3 +182,63 @@ def test_a_three_class_model_ignores_the_neutral_band_and_says_so(run, model_dir
         wide = pipeline.score(run, shard, str(model_dir), neutral_band=(0.0, 1.0))
     assert run.lake.read_parquet(wide["shard"]).column("label").to_pylist() == default
     assert any("are ignored" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("batch_rows", [4, 6, 100_000])
+def test_validate_by_shard_gives_the_whole_day_verdicts(run, monkeypatch, batch_rows):
+    """Batches of shards plus the day-wide id check = the suite run on the concatenated day:
+    same valid rows in the same order, same reasons (duplicates across batches and files)."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(pipeline, "VALIDATE_BATCH_ROWS", batch_rows)
+
+    from nlp_tasks.validation import validate as whole_day
+
+    raw = run.lake.uri(layout.raw_reviews(run.day))
+    j = lambda **kw: json.dumps(kw)  # noqa: E731
+    a = [j(review_id=f"a{i}", text=f"review {i}", rating=1 + i % 5) for i in range(10)]
+    a += [j(review_id="a3", text="same id, later line"), j(review_id="x", text="bad stars", rating=9)]
+    b = [j(review_id="a5", text="same id, another file"), j(review_id="x", text="repeats a rejected id"),
+         j(review_id="b1", text="   "), j(review_id="b1", text="repeats a blank one"), j(review_id="b2", text="fine")]
+    run.lake.write_text(f"{raw}/a.jsonl", "\n".join(a) + "\n")
+    run.lake.write_text(f"{raw}/b.jsonl", "\n".join(b) + "\n")
+    ingested = [pipeline.ingest(run, f, i, 4) for i, f in enumerate(pipeline.discover(run))]
+    assert [len(i["shards"]) for i in ingested] == [3, 2]  # 12 rows in 4s, 5 in 4 + 1
+
+    out = pipeline.validate(run, ingested, 4)
+    day = pa.concat_tables([run.lake.read_parquet(s) for i in ingested for s in i["shards"]])
+    want = whole_day(day, day=run.day)
+
+    got_valid = pa.concat_tables([run.lake.read_parquet(s) for s in out["shards"]])
+    assert got_valid.column("review_id").to_pylist() == want.valid.column("review_id").to_pylist()
+    assert [s.rsplit("/", 1)[-1] for s in out["shards"]] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert [run.lake.read_parquet(s).num_rows for s in out["shards"]] == [4, 4, 3]  # balanced
+    got_q = pa.concat_tables([run.lake.read_parquet(u) for u in out["quarantine"]]).to_pylist()
+    reasons = lambda rows: sorted((r["source_file"].rsplit("/", 1)[-1], r["source_row"], r["reason"]) for r in rows)  # noqa: E731
+    assert reasons(got_q) == reasons(want.rejects)
+    assert ("b.jsonl", 2, "duplicate review_id") in reasons(got_q)
+    assert ("b.jsonl", 4, "duplicate review_id") in reasons(got_q)
+    assert out["rows"] == 17 and out["valid"] == got_valid.num_rows and out["rejected"] == len(want.rejects)
+    got_e = {(e["expectation"], e["column"]): e["unexpected_count"] for e in out["expectations"]}
+    want_e = {(e["expectation"], e["column"]): e["unexpected_count"] for e in want.expectations}
+    assert got_e == want_e
+    assert [e["expectation"] for e in out["expectations"]] == [e["expectation"] for e in want.expectations]
+
+
+def test_duplicate_losers_confirm_hash_collisions_on_the_exact_ids():
+    import numpy as np
+
+    from nlp_tasks.validation import duplicate_losers
+
+    # Orders 1..5; ids: p, q, p, r, q. Force every row to share one hash: only exact ids decide.
+    ids = {1: "p", 2: "q", 3: "p", 4: "r", 5: "q"}
+    asked = []
+
+    def exact(keys):
+        asked.append(sorted(int(k) for k in keys))
+        return {int(k): ids[int(k)] for k in keys}
+
+    losers = duplicate_losers(np.zeros(5, np.uint64), np.array([5, 3, 1, 4, 2]), exact)
+    assert sorted(losers.tolist()) == [3, 5] and asked == [[1, 2, 3, 4, 5]]
+    # Distinct hashes: nothing to confirm, nothing read back.
+    assert duplicate_losers(np.arange(5, dtype=np.uint64), np.arange(5), exact).tolist() == [] and len(asked) == 1
