@@ -66,7 +66,7 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
     seed = write_day(lake, DAY, n_reviews=n)
     home = workdir / "airflow"
     home.mkdir()
-    env = airflow_env(home)
+    env = {**airflow_env(home), "NLP_TASKS_ALLOWED_ROOTS": lake.root}  # the bench lake is not the default root
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     # The generator writes a fixed handful of bad rows; at small N they exceed the default 5%.

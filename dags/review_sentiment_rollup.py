@@ -29,7 +29,15 @@ DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path
 
 
 def _lake(root: str, conn_id: str):
+    from nlp_tasks import roots
     from nlp_tasks.storage import Lake, S3Options
+
+    try:  # the same allow-list as the nightly DAG: the default root plus $NLP_TASKS_ALLOWED_ROOTS
+        roots.check_root(root, DEFAULT_DATA_ROOT)
+    except roots.RootNotAllowed as e:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(e)) from None
 
     if not root.startswith("s3://"):
         return Lake(root)
@@ -75,7 +83,11 @@ def _latest_event_extra(ctx) -> dict:
     tags=["nlp", "reviews", "rollup"],
     doc_md=__doc__,
     params={
-        "data_root": Param(None, type=["null", "string"], description="default: the triggering event's data_root, else $NLP_TASKS_DATA_ROOT"),
+        "data_root": Param(
+            None,
+            type=["null", "string"],
+            description="default: the triggering event's data_root, else $NLP_TASKS_DATA_ROOT; must be allowed by $NLP_TASKS_ALLOWED_ROOTS",
+        ),
         "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection for s3:// roots"),
         "day": Param(None, type=["null", "string"], description="roll up the ISO week of this YYYY-MM-DD; default: the triggering event's dt"),
     },

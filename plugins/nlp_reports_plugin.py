@@ -9,7 +9,9 @@
 
 Pages are read from ``reports/html/dt=.../report.html`` under ``$NLP_TASKS_DATA_ROOT`` (the
 API server's environment; s3:// roots use the default AWS credential chain and
-``AWS_ENDPOINT_URL``), or under the run's ``data_root`` conf when a run overrode it. Every
+``AWS_ENDPOINT_URL``), or under the run's ``data_root`` conf when a run overrode it, if that root is allowed
+(nlp_tasks.roots: the default root plus ``$NLP_TASKS_ALLOWED_ROOTS``; any other is a 403
+naming the root and the setting, and nothing is read). Every
 route needs read access to the DAG (Airflow's own auth: the UI's session cookie or a bearer
 token). The pages hold aggregates only, never review text.
 """
@@ -38,10 +40,23 @@ def default_root() -> str:
     return os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
 
 
+def allowed_root(root: str | None) -> str:
+    """The root to read, if the allow-list allows it (the default root, or one under an entry of
+    $NLP_TASKS_ALLOWED_ROOTS in the API server's environment); else 403, nothing read."""
+    from nlp_tasks import roots
+
+    root = root or default_root()
+    try:
+        return roots.check_root(root, default_root())
+    except roots.RootNotAllowed as e:
+        log.warning("refused a report page under a data root that is not allowed")
+        raise HTTPException(403, str(e)) from None
+
+
 def _lake(root: str | None = None):
     from nlp_tasks.storage import Lake, S3Options
 
-    root = root or default_root()
+    root = allowed_root(root)
     s3 = S3Options(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region=os.environ.get("AWS_DEFAULT_REGION"))
     return Lake(root, s3)
 

@@ -49,6 +49,17 @@ def s3_options_from_env() -> S3Options:
     )
 
 
+def demo_env(root: str) -> dict:
+    """The environment of the demo's Airflow runs. The DAG only runs on allowed data roots (the
+    default root, or one under $NLP_TASKS_ALLOWED_ROOTS): a root given to the demo on purpose
+    (`make demo DATA_ROOT=s3://...`) is added to the list, as an operator would allow it."""
+    env = dict(os.environ)
+    allowed = [r for r in (env.get("NLP_TASKS_ALLOWED_ROOTS") or "").split(",") if r.strip()]
+    if root not in allowed:
+        env["NLP_TASKS_ALLOWED_ROOTS"] = ",".join([*allowed, root])
+    return env
+
+
 def run_day(day: str, root: str, log_dir: Path) -> float:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"demo-{day}.log"
@@ -60,6 +71,7 @@ def run_day(day: str, root: str, log_dir: Path) -> float:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
+            env=demo_env(root),
         )
     if proc.returncode != 0:
         tail = log_file.read_text().splitlines()[-25:]

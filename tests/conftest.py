@@ -119,9 +119,9 @@ def local_lake(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory, s3_endpoint, model_dir):
+def airflow_home_env(tmp_path_factory, s3_endpoint, model_dir):
     """A fresh Airflow home with its own SQLite metadata DB, the repo's dags/ and an
-    `aws_default` connection pointing at the moto server."""
+    `aws_default` connection pointing at the moto server (no data root allowed but the default)."""
     home = tmp_path_factory.mktemp("airflow_home")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "NLP_TASKS_"))
@@ -142,3 +142,10 @@ def airflow_env(tmp_path_factory, s3_endpoint, model_dir):
     )
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     return env
+
+
+@pytest.fixture
+def airflow_env(airflow_home_env, s3_bucket):
+    """`airflow_home_env` for one test, with the test's bucket (where `s3_lake` lives) allowed as
+    a data root, as a deployment allows its own bucket: NLP_TASKS_ALLOWED_ROOTS."""
+    return {**airflow_home_env, "NLP_TASKS_ALLOWED_ROOTS": f"s3://{s3_bucket}"}

@@ -7,7 +7,8 @@ as a GPU worker would be) as separate processes, against
 - its own fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth), dropped
   at the end;
 - a Redis database number of its own on 127.0.0.1:6379 (an empty one), flushed at the end;
-- moto's S3 server (the `s3_endpoint` fixture of tests/conftest.py);
+- moto's S3 server (the `s3_endpoint` fixture of tests/conftest.py), the test's bucket
+  (`s3_bucket`, where `s3_lake` lives) allowed as a data root (NLP_TASKS_ALLOWED_ROOTS);
 - a StatsD collector: a UDP socket on 127.0.0.1 that every Airflow process sends its
   metrics to (`[metrics] statsd_on`), so the test sees what a StatsD server would.
 
@@ -287,7 +288,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.fixture
-def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir, statsd_collector):
+def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, model_dir, statsd_collector):
     home = tmp_path / "airflow"
     home.mkdir()
     port = _free_port()
@@ -334,6 +335,9 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, model_dir, s
             "TRANSFORMERS_OFFLINE": "1",
             "NLP_TASKS_MODEL_DIR": str(model_dir),
             "NLP_TASKS_CACHE": str(tmp_path / "model-cache"),
+            # The test's bucket (where `s3_lake` lives) is an allowed data root, as a deployment
+            # allows its own: workers and the API server (the UI plugin) read the same setting.
+            "NLP_TASKS_ALLOWED_ROOTS": f"s3://{s3_bucket}",
             # Scoring goes to the inference queue and pool, served by its own worker.
             "NLP_TASKS_INFERENCE_QUEUE": queues["inference"],
             "NLP_TASKS_INFERENCE_POOL": INFERENCE_POOL,
