@@ -7,8 +7,9 @@ Use it as a task callback of publish (it runs in the worker, after the reports a
                                             email_to="{{ params.drift_alert_email }}"))
     def publish(...): ...
 
-It pulls the return value of the ``drift`` task from XCom (URIs, verdict, feature names:
-never text), reads the day's drift rows for effect sizes, and sends through
+It pulls the day's drift result from XCom (URIs, verdict, feature names: never text): the
+return value of ``drift_task_id`` (default ``drift``), or its XCom ``drift_key`` (the nightly
+DAG: publish's ``drift``, the day's drift as settled after publishing), reads the day's drift rows for effect sizes, and sends through
 ``nlp_tasks.alerts``. Channels: none, log, email (SMTP connection ``smtp_conn_id``: host,
 port, login, password; extra ``from_email``, ``starttls``, ``ssl``), slack (connection
 ``slack_conn_id`` whose password - or host - is the incoming-webhook URL). The ``fail``
@@ -37,6 +38,7 @@ class DriftNotifier(BaseNotifier):
         slack_conn_id: str = "slack_drift",
         drift_task_id: str = "drift",
         report_url: str | None = None,
+        drift_key: str | None = None,
     ):
         super().__init__()
         self.channel = channel
@@ -44,11 +46,16 @@ class DriftNotifier(BaseNotifier):
         self.smtp_conn_id = smtp_conn_id
         self.slack_conn_id = slack_conn_id
         self.drift_task_id = drift_task_id
+        self.drift_key = drift_key  # an XCom key of that task; None: its return value
         self.report_url = report_url
 
     def _result(self, context) -> dict | None:
         ti = context.get("ti") or context.get("task_instance")
-        return ti.xcom_pull(task_ids=self.drift_task_id) if ti is not None else None
+        if ti is None:
+            return None
+        if self.drift_key:
+            return ti.xcom_pull(task_ids=self.drift_task_id, key=self.drift_key)
+        return ti.xcom_pull(task_ids=self.drift_task_id)
 
     def _day(self, context, result: dict) -> str:
         params = context.get("params") or {}

@@ -8,6 +8,10 @@ With a challenger model set (the registry's ``challenger`` alias, or the ``chall
 Param), shadow_score scores the same shards beside score, and compare_models writes
 ``reports/model_comparison/dt=D/``; neither can fail the night or touch the other reports.
 
+``data_root`` must be the default root or lie under an entry of ``$NLP_TASKS_ALLOWED_ROOTS``
+(nlp_tasks.roots); otherwise the first task, check_data_root, fails the run before anything is
+read or written.
+
 A run for logical date D reads ``{data_root}/raw/*/dt=D/`` and replaces exactly
 ``{data_root}/reports/*/dt=D/`` and ``{data_root}/quarantine/dt=D/``. Tasks exchange URIs
 and counts through XCom, never rows or text. Only the standard library and Airflow are
@@ -49,11 +53,24 @@ def _run():
     day = params.get("run_date") or ctx.get("ds")
     if not day:  # manual runs may have no logical date in Airflow 3
         day = (ctx["dag_run"].run_after or dt.datetime.now(dt.timezone.utc)).date().isoformat()
-    root = params["data_root"]
+    root = _allowed_root(params["data_root"])
     s3 = S3Options()
     if root.startswith("s3://"):
         s3 = _s3_options(params["aws_conn_id"])
     return Run(Lake(root, s3), day, ctx["run_id"])
+
+
+def _allowed_root(root: str) -> str:
+    """`root` if the allow-list (nlp_tasks.roots: the default root plus $NLP_TASKS_ALLOWED_ROOTS
+    in this worker's environment) allows it; else the task fails at once, without retries."""
+    from nlp_tasks import roots
+
+    try:
+        return roots.check_root(root, DEFAULT_DATA_ROOT)
+    except roots.RootNotAllowed as e:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(e)) from None
 
 
 @contextlib.contextmanager
@@ -75,6 +92,22 @@ def _stage(stage: str, shard: str | None = None):
 
             m = observability.emit(Stats, stage, out["result"], tags={"dag_id": ctx["dag"].dag_id})
             log.info("stage metrics: %s", m)
+
+
+def _settle_drift(run) -> list[dict]:
+    """drift.settle for the day just published, each day's tokenizer from the model that scored it."""
+    import functools
+    import time
+
+    from nlp_tasks import drift as D
+    from nlp_tasks.sentiment import registry
+
+    t0 = time.perf_counter()
+    tokenizer_for = functools.lru_cache(maxsize=None)(lambda version: str(registry.fetch(run.lake, version)))
+    settled = D.settle(run.lake, run.day, tokenizer_for)
+    updated = [s["dt"] for s in settled if s["changed"]]
+    log.info("drift settled for %s in %.2fs; updated: %s", ",".join(s["dt"] for s in settled), time.perf_counter() - t0, ",".join(updated) or "none")
+    return settled
 
 
 def _map_index(ctx) -> int | None:
@@ -124,7 +157,11 @@ def _s3_options(conn_id: str):
     tags=["nlp", "reviews", "sentiment"],
     doc_md=__doc__,
     params={
-        "data_root": Param(DEFAULT_DATA_ROOT, type="string", description="s3://bucket/prefix or file:///path of the data lake"),
+        "data_root": Param(
+            DEFAULT_DATA_ROOT,
+            type="string",
+            description="s3://bucket/prefix or file:///path of the data lake: the default root, or one under an entry of $NLP_TASKS_ALLOWED_ROOTS",
+        ),
         "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores"),
         "model_version": Param("production", type="string", description="registry alias or version of the sentiment model"),
         "challenger_version": Param(
@@ -169,6 +206,17 @@ def _s3_options(conn_id: str):
     render_template_as_native_obj=True,
 )
 def review_sentiment_nightly():
+    # First of all, before anything reads or writes: is data_root allowed? Every other task
+    # checks it again when it opens the lake (_run), so compare_models (ALL_DONE) and a task
+    # cleared on its own fail the same way instead of touching the root.
+    @task(retries=0)
+    def check_data_root() -> str:
+        root = get_current_context()["params"]["data_root"]
+        _allowed_root(root)
+        with _stage("check_data_root"):  # opens no connection to the root: nothing is read
+            log.info("data_root %s is allowed", root)
+        return root
+
     @task
     def discover() -> list[str]:
         from nlp_tasks import pipeline
@@ -292,10 +340,21 @@ def review_sentiment_nightly():
             )
             return out["result"]
 
+    # publish runs one instance at a time across all runs of this DAG (max_active_tis_per_dag=1)
+    # and, once the day is committed, settles drift: it recomputes the drift of its own day and
+    # of every published day in the 7 days after it, from the published partitions
+    # (nlp_tasks.drift.settle). For any day X, the last publish among X and its 7 window days
+    # runs after all the others (publishes never overlap) and settles X with every one of them
+    # final, so X's drift ends up the same whatever the order or parallelism of a backfill.
+    # Deadlock-free by construction: nothing waits for another run; a publish only queues for
+    # the one slot, which the running publish frees when it ends.
     @task(
         trigger_rule=TriggerRule.NONE_FAILED,
         outlets=[REVIEW_REPORTS],
-        on_success_callback=DriftNotifier(channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}"),
+        max_active_tis_per_dag=1,
+        on_success_callback=DriftNotifier(
+            channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}", drift_task_id="publish", drift_key="drift"
+        ),
     )
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict, comparison: dict) -> dict:
         from nlp_tasks import observability, pipeline
@@ -317,9 +376,14 @@ def review_sentiment_nightly():
                 inference_price_per_hour=params.get("inference_price_per_hour"),
                 comparison=comparison,
             )
+            settled = _settle_drift(run)
+            own = next((s["result"] for s in settled if s["dt"] == run.day), drift_result)
+            summary["drift_verdict"] = own["verdict"]
             out["result"] = summary
             observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
             log.info("published: %s", summary)
+        # The day's settled drift, for the alert callback (DriftNotifier) and drift_alert=fail.
+        ctx["ti"].xcom_push(key="drift", value=own)
         ctx["outlet_events"][REVIEW_REPORTS].extra = {"dt": summary["dt"], "data_root": ctx["params"]["data_root"]}
         if ctx["params"]["drift_alert"] == "fail":
             from nlp_tasks import alerts
@@ -327,13 +391,15 @@ def review_sentiment_nightly():
             from airflow.sdk.exceptions import AirflowFailException
 
             try:
-                alerts.dispatch(drift_result, "fail", day=summary["dt"], run_id=ctx["run_id"])
+                alerts.dispatch(own, "fail", day=summary["dt"], run_id=ctx["run_id"])
             except alerts.DriftDetected as e:
                 raise AirflowFailException(str(e)) from None  # no retries: the reports are already published
         return summary
 
+    checked = check_data_root()
     files = discover()
     model = resolve_model()
+    checked >> [files, model]
     challenger = resolve_challenger(model)
     ingested = ingest.expand(uri=files)
     validated = validate(ingested)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import re
 import sys
@@ -64,8 +65,13 @@ FEATURES = CONTINUOUS + tuple(CATEGORICAL)
 LABEL_CODES = {name: i for i, name in enumerate(CATEGORICAL["label_mix"])}
 STARS_TO_LABEL = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
 
+log = logging.getLogger(__name__)
+
 # Columns of reports/sentiment that the features need (no other column is read).
 REPORT_COLUMNS = ["text_redacted", "pii_entities", "score", "label", "rating"]
+# The raw result of one comparison (before the day's BH adjustment and verdicts).
+RAW_FIELDS = ("feature", "reference", "test", "statistic", "p_value", "n_today", "n_reference", "mean_today", "mean_reference")
+WINDOW = 7
 BASELINE_PREFIX = "reference/baseline"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -341,6 +347,177 @@ def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Tabl
     if columns:
         table = table.select([c for c in columns if c in table.column_names])
     return table
+
+
+# -- the rolling window, and drift that does not depend on the order days were published --
+def window_days(lake, day: str, window: int = WINDOW) -> list[str]:
+    """Published days strictly before ``day``, newest ``window`` of them within ``window`` days."""
+    d0 = dt.date.fromisoformat(day)
+    out = []
+    for d in lake.list_dirs(lake.uri("reports", "sentiment")):
+        name = d.rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("dt="):
+            continue
+        try:
+            other = dt.date.fromisoformat(name[3:])
+        except ValueError:
+            continue
+        if d0 - dt.timedelta(days=window) <= other < d0 and lake.exists(d + "/_SUCCESS"):
+            out.append(name[3:])
+    return sorted(out)[-window:]
+
+
+def canonical(table: pa.Table | None) -> pa.Table | None:
+    """A day's rows in review_id order, feature columns only. The seeded samples and the float
+    sums behind the means depend on row order; this makes them depend on the rows alone, so the
+    scored shards of a run and the published partition give bit-identical drift rows."""
+    if table is None:
+        return None
+    if "review_id" in table.column_names:
+        table = table.sort_by([("review_id", "ascending")])
+    return table.select([c for c in REPORT_COLUMNS if c in table.column_names])
+
+
+def features_of(table: pa.Table | None, cfg: DriftConfig, tokenizer, seed: int) -> dict | None:
+    if table is None or table.num_rows == 0:
+        return None
+    return report_features(sample(table, cfg.max_sample, seed), tokenizer, seed=seed)
+
+
+def rolling_reference(lake, day: str, cfg: DriftConfig, tokenizer, window: int = WINDOW) -> tuple[dict | None, list[str]]:
+    """Features of the published days in ``day``'s window, and those days."""
+    days = window_days(lake, day, window)
+    tables = [canonical(t) for t in (read_report_day(lake, d, [*REPORT_COLUMNS, "review_id"]) for d in days) if t is not None]
+    rolling = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    return features_of(rolling, cfg, tokenizer, cfg.seed + 1), days
+
+
+def result_of(rows: list[dict], references: list[str], rolling_days: list[str], n_today: int, cfg: DriftConfig) -> dict:
+    """The drift task's result (what XCom, the manifest and alerts carry: never text)."""
+    by_ref = {name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references}
+    drifted = sorted({f for fs in by_ref.values() for f in fs}, key=FEATURES.index)
+    base = sorted({r["reference_days"] for r in rows if r["reference"] == "baseline"})
+    return {
+        "verdict": day_verdict(rows),
+        "drifted": drifted,
+        "drifted_by_reference": by_ref,
+        "reference_days": rolling_days,
+        "baseline_date": base[0] if base else None,
+        "threshold": cfg.threshold,
+        "alpha": cfg.alpha,
+        "rows": n_today,
+    }
+
+
+def _partition(lake, table: str, day: str) -> pa.Table | None:
+    from . import layout
+
+    prefix = lake.uri(layout.report(table, day))
+    uri = prefix + "/part-00000.parquet"
+    if not lake.exists(prefix + "/_SUCCESS") or not lake.exists(uri):
+        return None
+    return lake.read_parquet(uri)
+
+
+def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_sample: int = 50_000) -> tuple[pa.Table, dict] | None:
+    """The drift rows of a published day against its rolling window as published *now*.
+
+    Pure (writes nothing). Everything else is the day's own, from its published partitions:
+    today's rows (``reports/sentiment``), threshold, alpha, run_id and the baseline comparison
+    (``reports/drift``: its raw statistics are re-adjusted with the new rolling ones as one BH
+    family). ``tokenizer_for(model_version)`` gives the tokenizer of the model that scored the
+    day (None: no unk_share). None if the day has no complete sentiment and drift partitions.
+    """
+    old = _partition(lake, "drift", day)
+    today = read_report_day(lake, day, [*REPORT_COLUMNS, "review_id", "model_version"])
+    if old is None or old.num_rows == 0 or today is None:
+        return None
+    old_rows = old.to_pylist()
+    cfg = DriftConfig(threshold=old_rows[0]["threshold"], alpha=old_rows[0]["alpha"], max_sample=max_sample)
+    versions = sorted({v for v in today.column("model_version").to_pylist() if v}) if "model_version" in today.column_names else []
+    tokenizer = tokenizer_for(versions[0]) if versions and tokenizer_for else None
+    name = f"rolling_{window}d"
+    today = canonical(today)
+    today_feats = features_of(today, cfg, tokenizer, cfg.seed)
+    rolling, days = rolling_reference(lake, day, cfg, tokenizer, window)
+    kept = [r for r in old_rows if r["reference"] != name]
+    rows = compare(today_feats or {}, rolling or {}, cfg, name) + [{k: r[k] for k in RAW_FIELDS} for r in kept]
+    judge(rows, cfg)
+    ref_days = {name: ",".join(days), **{r["reference"]: r["reference_days"] for r in kept}}
+    run_id = old_rows[0]["run_id"]
+    for r in rows:
+        r["reference_days"] = ref_days[r["reference"]]
+        r["run_id"] = run_id
+    references = [name, *dict.fromkeys(r["reference"] for r in kept)]
+    return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), result_of(rows, references, days, today.num_rows, cfg)
+
+
+def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dict]:
+    """Make the drift of ``day`` and of every published day whose window holds it final.
+
+    Call right after ``day`` is published, with no other publish running (the nightly DAG's
+    publish task does, limited to one instance across all runs). Recomputes ``day`` and each
+    published day in ``day+1 .. day+window`` from the published partitions; where a result
+    changed, replaces the drift partition, the summary's ``drift_verdict``, the manifest's drift
+    fields and the HTML page. Why this makes every day's drift independent of the order (and
+    the parallelism) of a backfill: for a day X, take the last publish among X and its window
+    days; it runs after every other publish of those days (publishes never overlap), it
+    settles X, and it sees all of them in their final state. So the last write of X's drift is
+    a function of the final partitions alone. Returns one entry per day looked at.
+    """
+    d0 = dt.date.fromisoformat(day)
+    later = [(d0 + dt.timedelta(days=i)).isoformat() for i in range(1, window + 1)]
+    from . import layout
+
+    targets = [day] + [d for d in later if lake.exists(lake.uri(layout.report("sentiment", d), "_SUCCESS"))]
+    out = []
+    for d in targets:
+        got = recompute(lake, d, tokenizer_for, window)
+        if got is None:
+            log.warning("drift of %s not settled: no complete sentiment and drift partitions", d)
+            continue
+        table, result = got
+        changed = _apply(lake, d, table, result)
+        result["uri"] = lake.uri(layout.report("drift", d), "part-00000.parquet")
+        log.info("drift of %s settled against %s: %s%s", d, ",".join(result["reference_days"]) or "-", result["verdict"], " (updated)" if changed else "")
+        out.append({"dt": d, "changed": changed, "result": result})
+    return out
+
+
+def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
+    """Write what changed of a day's drift result; True if anything did."""
+    from . import layout
+
+    changed = False
+    prefix = lake.uri(layout.report("drift", day))
+    old = _partition(lake, "drift", day)
+    run_id = table.column("run_id")[0].as_py() if table.num_rows else None
+    if old is None or not old.equals(table):
+        lake.write_parquet(table, prefix + "/part-00000.parquet")  # one atomic replace
+        lake.write_text(prefix + "/_SUCCESS", json.dumps({"run_id": run_id, "rows": table.num_rows}) + "\n")
+        changed = True
+    summary = _partition(lake, "summary", day)
+    if summary is not None and set(summary.column("drift_verdict").to_pylist()) != {result["verdict"]}:
+        i = summary.column_names.index("drift_verdict")
+        summary = summary.set_column(i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string()))
+        lake.write_parquet(summary, lake.uri(layout.report("summary", day), "part-00000.parquet"))
+        changed = True
+    m_uri = lake.uri(layout.manifest(day))
+    if lake.exists(m_uri):
+        manifest = json.loads(lake.read_text(m_uri))
+        fields = {"drift_verdict": result["verdict"], "drifted_features": result["drifted"], "reference_days": result["reference_days"]}
+        if any(manifest.get(k) != v for k, v in fields.items()):
+            manifest.update(fields)
+            lake.write_text(m_uri, json.dumps(manifest, indent=2) + "\n")
+            changed = True
+    if changed:
+        try:
+            from . import html_report
+
+            html_report.write_day(lake, day, run_id or "")
+        except Exception:  # the Parquet is what counts; a chart page must not fail the night
+            log.exception("html report for %s not rewritten", day)
+    return changed
 
 
 def set_baseline(lake, day: str) -> dict:

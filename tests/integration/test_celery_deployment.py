@@ -9,8 +9,11 @@ worker would serve) as separate processes. Then, as an operator would:
 3. wait for the four runs to succeed (REST API), and check that every day's report
    partitions exist and reconcile with what the seed wrote, and that scoring ran on the
    inference queue and pool;
-4. repeat the backfill (`--reprocess-behavior completed`): the same partitions are
-   replaced with the same content, nothing is added.
+4. repeat the backfill in the other order (`--run-backwards --max-active-runs 1
+   --reprocess-behavior completed`, after removing those days' published partitions): the
+   same partitions come back with exactly the same content, drift included, nothing is added.
+   Each day's drift is against its whole 7-day window and equals a recompute from the final
+   partitions, after the forward pass and after the backwards one.
 """
 from __future__ import annotations
 
@@ -80,12 +83,8 @@ def snapshot(lake, day: str) -> dict:
         out[table] = lake.read_parquet(lake.uri(layout.report(table, day), "part-00000.parquet")).drop_columns(["run_id"])
     out["quarantine"] = lake.read_parquet(lake.uri(layout.quarantine(day), "part-00000.parquet")).drop_columns(["run_id"])
     manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
-    # Drift fields are compared apart (see the end of the test).
-    out["manifest"] = {
-        k: v
-        for k, v in manifest.items()
-        if k not in ("run_id", "published_at", "data_docs", "reference_days", "run_summary") and not k.startswith("drift")
-    }
+    # Drift fields included: a day's drift does not depend on the order days were published in.
+    out["manifest"] = {k: v for k, v in manifest.items() if k not in ("run_id", "published_at", "data_docs", "run_summary")}
     # The partition's objects. Data Docs file names carry the run id and time: kept apart.
     objects = [
         o[len(lake.path(lake.uri())) + 1 :]
@@ -157,7 +156,50 @@ def _all_objects(lake, prefix: str) -> list[str]:
     return sorted(i.path for i in infos if i.type == FileType.File)
 
 
-def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
+def drift_xcom(d, run_id: str) -> dict:
+    """The return value of a run's drift task: the drift as its run computed it, before publish."""
+    entry = d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/drift/xcomEntries/return_value")
+    value = entry["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def remove_published(lake, day: str) -> None:
+    """Everything a run publishes for a day (the raw input stays)."""
+    for table in lake.list_dirs(lake.uri("reports")):
+        lake.delete_prefix(f"{table}/dt={day}")
+    lake.delete_prefix(lake.uri(layout.quarantine(day)))
+    lake.delete_prefix(lake.uri(f"manifests/dt={day}"))
+
+
+def check_publishes_never_overlap(d, runs: dict) -> None:
+    """publish (which settles drift) runs one instance at a time across runs (max_active_tis_per_dag=1)."""
+    spans = []
+    for run_id in runs:
+        (ti,) = [t for t in d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"] if t["task_id"] == "publish"]
+        spans.append((dt.datetime.fromisoformat(ti["start_date"]), dt.datetime.fromisoformat(ti["end_date"])))
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end <= start, f"two publish tasks overlapped: {spans}"
+
+
+def check_settled_drift(lake, days: list[str], model_dir) -> None:
+    from nlp_tasks import drift as D
+
+    for i, day in enumerate(days):
+        rows = lake.read_parquet(lake.uri(layout.report("drift", day), "part-00000.parquet"))
+        rolling = [r for r in rows.to_pylist() if r["reference"] == "rolling_7d"]
+        assert {r["reference_days"] for r in rolling} == {",".join(days[:i])}, (day, rolling[0]["reference_days"])
+        if i:  # something was really compared
+            assert any(r["p_value"] is not None for r in rolling), day
+        table, result = D.recompute(lake, day, tokenizer_for=lambda version: str(model_dir))
+        assert table.equals(rows), f"{day}: the published drift is not what the final partitions give"
+        manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
+        assert manifest["reference_days"] == days[:i] and manifest["drift_verdict"] == result["verdict"]
+        summary = lake.read_parquet(lake.uri(layout.report("summary", day), "part-00000.parquet"))
+        assert set(summary.column("drift_verdict").to_pylist()) == {result["verdict"]}
+
+
+def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
     d = celery_deployment
     t0 = time.time()
     days = [TRIGGER_DAY, *BACKFILL_DAYS]
@@ -226,41 +268,54 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake):
     check_metrics(d, s3_lake, seeded)
     check_task_logs(d, runs)
 
-    # 4. The same backfill again: every run is redone and its partitions replaced with the same content.
+    # Every day's drift is against its whole window (all earlier days within 7 days), whatever
+    # was published when its own drift task ran, and is what a recompute from the final
+    # partitions gives.
+    check_settled_drift(s3_lake, days, model_dir)
+    check_publishes_never_overlap(d, runs)
+
+    # 4. The same backfill again, in the other order: the backfill days' published history is
+    # removed, then re-processed newest first, one run at a time, so each day's drift task sees
+    # fewer earlier days than it did in the forward pass. Every partition (drift and summary
+    # included) is replaced with exactly the same content, and nothing is added.
     wait_for_backfills(d, 1)
     before = {day: snapshot(s3_lake, day) for day in BACKFILL_DAYS}
+    for day in BACKFILL_DAYS:
+        remove_published(s3_lake, day)
     started = dt.datetime.now(dt.timezone.utc)
     # --no-run-on-latest-version, as docs/deployment.md recommends for re-processing: Airflow 3.3.2
     # re-verifies a cleared run at once when moving it to the latest DAG version, and can mark
     # tasks mapped over another mapped task's output REMOVED (the DAG now avoids that shape).
-    d.cli(*backfill, "--reprocess-behavior", "completed", "--no-run-on-latest-version")
+    backwards = [*backfill[: backfill.index("--max-active-runs")], "--max-active-runs", "1"]
+    d.cli(*backwards, "--run-backwards", "--reprocess-behavior", "completed", "--no-run-on-latest-version")
     rerun = wait_for_runs(d, {by_day[day]["dag_run_id"] for day in BACKFILL_DAYS})
-    print(f"repeated backfill succeeded after {time.time() - t0:.0f}s")
+    print(f"repeated backfill (backwards) succeeded after {time.time() - t0:.0f}s")
     for run_id, run in rerun.items():
         assert dt.datetime.fromisoformat(run["end_date"]) > started, f"{run_id} was not re-run"
         tis = d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
         # shadow_score maps over no shards without a challenger: skipped, as on the first runs.
         assert {(t["task_id"], t["state"]) for t in tis if t["state"] != "success"} <= {("shadow_score", "skipped")}
         assert {t["task_id"] for t in tis} >= {"ingest", "validate", "redact", "score", "drift", "publish"}
+    # It did run newest first, and the newest day's drift task saw only the trigger day.
+    starts = {r["logical_date"][:10]: dt.datetime.fromisoformat(r["start_date"]) for r in rerun.values()}
+    assert sorted(starts, key=starts.get) == BACKFILL_DAYS[::-1], starts
+    in_run = drift_xcom(d, by_day[BACKFILL_DAYS[-1]]["dag_run_id"])
+    assert in_run["reference_days"] == [TRIGGER_DAY], in_run
     for day in BACKFILL_DAYS:
         after = snapshot(s3_lake, day)
         for key in before[day]:
-            if key in ("drift", "summary", "data_docs"):
+            if key == "data_docs":
                 continue  # compared below
-            assert after[key] == before[day][key], f"{day}: {key} changed on the re-run"
+            if key in TABLES or key == "quarantine":
+                assert after[key].equals(before[day][key]), f"{day}: {key} changed on the backwards re-run"
+            else:
+                assert after[key] == before[day][key], f"{day}: {key} changed on the backwards re-run"
         manifest = json.loads(s3_lake.read_text(s3_lake.uri(layout.manifest(day))))
         assert dt.datetime.fromisoformat(manifest["published_at"]) >= started.replace(microsecond=0)
         # The day's Data Docs were replaced by the re-run's, not added to.
         pages = [o for o in after["data_docs"] if "/validations/" in o]
         assert len(pages) == 1 and len(before[day]["data_docs"]) == len(after["data_docs"]), (before[day]["data_docs"], after["data_docs"])
         assert pages[0] != [o for o in before[day]["data_docs"] if "/validations/" in o][0]
-    # Drift compares a day with the days published before it; in a parallel backfill the set of
-    # earlier days that were already published can differ between the two passes, so only
-    # the per-day columns are compared for drift/summary.
-    for day in BACKFILL_DAYS:
-        after = snapshot(s3_lake, day)
-        cols = [c for c in before[day]["summary"].column_names if c != "drift_verdict"]
-        assert after["summary"].select(cols).equals(before[day]["summary"].select(cols)), f"{day}: summary changed"
-        assert after["drift"].column("feature").to_pylist() == before[day]["drift"].column("feature").to_pylist()
+    check_settled_drift(s3_lake, days, model_dir)
     # No new runs: the same four, all successful.
     assert set(wait_for_runs(d, None)) == set(runs)
