@@ -1,6 +1,6 @@
 """Peak memory and seconds of the nightly's stages, each in its own process, as a day grows.
 
-    python bench/stage_memory.py 100000 1000000 [--stages ingest,validate] [--gzip] [--workdir DIR]
+    python bench/stage_memory.py 100000 1000000 [--stages ingest,validate,drift] [--gzip] [--workdir DIR]
 
 For each N: one day of N generated reviews written as ONE raw JSONL object (the worst case
 for a stage that holds an object: the whole day in it; ``--gzip`` writes it as .jsonl.gz) to
@@ -8,6 +8,13 @@ a fresh local lake; then each stage runs in a fresh Python process (as on an Air
 where every task is its own process) on the previous stage's output, and the table prints
 its wall seconds and peak RSS (ru_maxrss of that process). The stages are the library's own
 functions (nlp_tasks.pipeline), called the way the DAG's tasks call them.
+
+``drift`` needs scored shards and published days to compare with. No model runs: the
+validated shards get made-up scores (deterministic random numbers, labels from them) and their
+text as the redacted text, and ``--reference-days`` days before the day are published from the
+same rows under other review_ids, each as one Parquet object (as publish writes a partition);
+the first of them is also the run's ``baseline_date``. The preparation is not measured; drift
+then runs with the built model's tokenizer (``--tokenizer``) for the [UNK]-share feature.
 
 Issue 19's target is a peak RSS under 1.5 GB for every task whatever the day's size: ingest
 streams (one shard of rows in memory); validate still reads the whole day (next step).
@@ -22,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +59,52 @@ def write_day(root: Path, n: int, compress: bool) -> str:
     return "file://" + str(path)
 
 
+def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
+    """Scored shards from the validated ones with made-up scores (no model), and
+    ``reference_days`` published days before DAY built from the same rows; returns the
+    scored shards' URIs. Row data is handled a shard at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from nlp_tasks import layout, pipeline
+    from nlp_tasks.storage import Lake
+
+    lake = Lake("file://" + str(root))
+    run = pipeline.Run(lake, DAY, "bench")
+    scored = []
+    for i, shard in enumerate(validated["shards"]):
+        t = lake.read_parquet(shard, columns=["review_id", "product_id", "rating", "text"])
+        score = np.random.default_rng(i).beta(2, 2, t.num_rows).astype(np.float32)
+        label = np.where(score < 0.4, "negative", np.where(score < 0.6, "neutral", "positive"))
+        out = pa.table({
+            "review_id": t.column("review_id"), "product_id": t.column("product_id"), "rating": t.column("rating"),
+            "text_redacted": t.column("text"), "pii_entities": pa.array(np.zeros(t.num_rows, np.int32)),
+            "score": pa.array(score), "label": pa.array(label, pa.string()),
+            "model_version": pa.array(["fake"] * t.num_rows, pa.string()),
+        })
+        uri = run.work("scored", f"part-{i:05d}.parquet")
+        lake.write_parquet(out, uri)
+        scored.append(uri)
+    for d in range(1, reference_days + 1):
+        day = (date.fromisoformat(DAY) - timedelta(days=d)).isoformat()
+        folder = Path(lake.path(lake.uri(layout.report("sentiment", day))))
+        folder.mkdir(parents=True)
+        writer, rows = None, 0
+        for uri in scored:
+            t = lake.read_parquet(uri)
+            ids = pc.binary_join_element_wise(pa.scalar(f"{day}-"), t.column("review_id"), "")
+            t = t.set_column(0, "review_id", ids)
+            if writer is None:
+                writer = pq.ParquetWriter(folder / "part-00000.parquet", t.schema, compression="zstd")
+            writer.write_table(t, row_group_size=64_000)
+            rows += t.num_rows
+        writer.close()
+        (folder / "_SUCCESS").write_text(json.dumps({"run_id": "bench", "rows": rows}) + "\n")
+    return scored
+
+
 def run_stage(stage: str, root: Path, arg: str) -> dict:
     """Run one stage in a child process; returns its result dict plus seconds and peak RSS."""
     proc = subprocess.run(
@@ -73,9 +127,13 @@ def child(stage: str, root: str, arg: str) -> None:
         out = pipeline.ingest(run, arg, 0, pipeline.DEFAULT_SHARD_ROWS)
     elif stage == "validate":
         out = pipeline.validate(run, json.loads(Path(arg).read_text()), pipeline.DEFAULT_SHARD_ROWS)
+    elif stage == "drift":
+        job = json.loads(Path(arg).read_text())
+        out = pipeline.drift(run, job["scored"], tokenizer=job["tokenizer"], baseline_date=job["baseline_date"])
+        out["reference"] = ",".join(out["reference_days"])
     else:
         raise SystemExit(f"unknown stage {stage}")
-    out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected")}
+    out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference")}
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -87,11 +145,15 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sizes", nargs="+", type=int, help="reviews in the day, e.g. 100000 1000000")
-    ap.add_argument("--stages", default="ingest,validate")
+    ap.add_argument("--stages", default="ingest,validate", help="in order; drift needs validate's shards")
     ap.add_argument("--gzip", action="store_true", help="write the day's object as .jsonl.gz")
     ap.add_argument("--workdir", default=None, help="where the lakes go (default: a temp folder)")
+    ap.add_argument("--reference-days", type=int, default=7, help="published days before the day, for drift (default 7)")
+    ap.add_argument("--tokenizer", default=str(REPO / "build" / "model"), help="model folder for drift's [UNK] share")
     args = ap.parse_args()
     stages = args.stages.split(",")
+    if "drift" in stages:
+        print(f"drift: made-up scores (no model), {args.reference_days} published reference days of N rows each")
     print(f"{'N':>9} {'raw MB':>8} " + " ".join(f"{s + ' s':>12} {s + ' MB':>12}" for s in stages))
     for n in args.sizes:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -106,6 +168,15 @@ def main() -> None:
                     ingested = Path(tmp) / "ingested.json"
                     # What the DAG hands validate: ingest's result per object.
                     ingested.write_text(json.dumps([res]))
+                elif stage == "validate":
+                    res = run_stage("validate", root, str(ingested))
+                    validated = res
+                elif stage == "drift":
+                    job = Path(tmp) / "drift.json"
+                    base = (date.fromisoformat(DAY) - timedelta(days=args.reference_days)).isoformat() if args.reference_days else None
+                    scored = fake_scored(root, validated, args.reference_days)
+                    job.write_text(json.dumps({"scored": scored, "tokenizer": args.tokenizer, "baseline_date": base}))
+                    res = run_stage("drift", root, str(job))
                 else:
                     res = run_stage(stage, root, str(ingested))
                 cells.append(f"{res['seconds']:12.1f} {res['peak_rss_mb']:12.0f}")

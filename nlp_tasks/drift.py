@@ -22,8 +22,17 @@ adjusted p-value is below ``alpha``. At large volumes every tiny difference is "
 the effect-size gate keeps the alarm about differences that matter, and the p-value gate keeps
 small samples from alarming on noise. All the day's tests (every feature against every
 reference) form one BH family, since the day's verdict looks at all of them. Both sides are
-capped at ``max_sample`` rows with a seeded sample, so the test has the same power (and cost)
-at 1k and at 100M rows a day.
+capped at ``max_sample`` rows, so the test has the same power (and cost) at 1k and at 100M rows
+a day.
+
+The sample is a *hash sample* (``HashSample``): the ``max_sample`` rows with the smallest
+64-bit hash of their review_id (keyed by the side's seed), kept in (day, review_id) order. It
+is read a batch at a time (a shard, or a row group of a published file) and only the candidates
+are held, so a drift task's memory is set by ``max_sample`` and one batch, never by the day;
+and the rows picked depend on the rows alone, not on how they are split into shards or files
+or in what order, so the scored shards of a run and the published partition of the day give
+bit-identical drift rows (``settle``). Every feature is computed from the sample; the only
+whole-day figure, the row count, is summed over the batches.
 
 Command line::
 
@@ -45,6 +54,7 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 CONTINUOUS = (
     "text_length",
@@ -69,6 +79,11 @@ log = logging.getLogger(__name__)
 
 # Columns of reports/sentiment that the features need (no other column is read).
 REPORT_COLUMNS = ["text_redacted", "pii_entities", "score", "label", "rating"]
+# What a sample holds: the feature columns and the review_id its hash is taken of.
+SAMPLE_COLUMNS = [*REPORT_COLUMNS, "review_id"]
+# Rows decoded at a time from a shard or a published file (published row groups are 64,000).
+READ_BATCH_ROWS = 65_536
+HASH_COLUMN = "_sample_hash"  # a sample's rows carry their hash (it picks the unk_share subset)
 # The raw result of one comparison (before the day's BH adjustment and verdicts).
 RAW_FIELDS = ("feature", "reference", "test", "statistic", "p_value", "n_today", "n_reference", "mean_today", "mean_reference")
 WINDOW = 7
@@ -167,13 +182,19 @@ def report_features(
 ) -> dict[str, np.ndarray]:
     """Features of report rows (columns of REPORT_COLUMNS; missing optional ones are skipped).
 
-    ``unk_share`` is computed on a seeded random subset of at most ``max_tokenized`` rows."""
+    ``unk_share`` is computed on at most ``max_tokenized`` rows: those with the smallest
+    HASH_COLUMN (a hash sample's own hashes, so the subset is split-independent too), in table
+    order; without that column, a seeded random subset."""
     texts = table.column("text_redacted").to_pylist()
     feats = text_features(texts)
     if tokenizer_file(tokenizer) is not None:
         subset = texts
         if len(texts) > max_tokenized:
-            pick = np.random.default_rng(seed).choice(len(texts), size=max_tokenized, replace=False)
+            if HASH_COLUMN in table.column_names:
+                h = table.column(HASH_COLUMN).to_numpy()
+                pick = np.sort(np.argsort(h, kind="stable")[:max_tokenized])
+            else:
+                pick = np.random.default_rng(seed).choice(len(texts), size=max_tokenized, replace=False)
             subset = [texts[i] for i in pick]
         feats["unk_share"] = unk_share(subset, tokenizer)
     feats["pii_per_review"] = table.column("pii_entities").to_numpy(zero_copy_only=False).astype(np.float64)
@@ -186,11 +207,101 @@ def report_features(
     return feats
 
 
-def sample(table: pa.Table, n: int, seed: int) -> pa.Table:
-    if table.num_rows <= n:
+# -- the hash sample: bounded memory, independent of how a day is split ---------------
+def _hash_key(seed: int) -> str:
+    return f"{seed & 0xFFFFFFFFFFFFFFFF:016x}"  # pandas' SipHash key: 16 bytes
+
+
+def id_hashes(review_ids, seed: int) -> np.ndarray:
+    """A 64-bit hash of each review_id, keyed by ``seed``: a function of the id alone."""
+    from pandas.util import hash_array
+
+    ids = review_ids.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    return hash_array(ids.astype(object, copy=False), encoding="utf8", hash_key=_hash_key(seed), categorize=False)
+
+
+class HashSample:
+    """The ``k`` rows with the smallest (hash of review_id, review_id, source) of all rows added.
+
+    Rows come a batch at a time; a row whose hash is above the k-th smallest seen so far can
+    never be picked and is dropped at once, so at most 2k rows plus one batch are held. The
+    rows picked, and ``table()``'s order (source, then review_id), depend only on the set of
+    (source, row) added, not on batches, files or their order. ``source`` tells the days of a
+    window apart. A table without review_id (a baseline set before it was kept) is keyed by row
+    position instead: deterministic for a fixed object, not split-independent.
+    """
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k, self.seed = int(k), int(seed)
+        self.rows = 0  # every row added, picked or not
+        self.peak_held = 0  # the most rows held at once (tests check the bound)
+        self._parts: list[pa.Table] = []
+        self._held = 0
+        self._cut: int | None = None  # the k-th smallest hash so far, once k rows were seen
+
+    def add(self, batch: pa.Table | pa.RecordBatch, source: int = 0) -> "HashSample":
+        n = batch.num_rows
+        if n == 0:
+            return self
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        table = table.select([c for c in SAMPLE_COLUMNS if c in table.column_names])
+        if "review_id" in table.column_names:
+            h = id_hashes(table.column("review_id"), self.seed)
+        else:
+            from pandas.util import hash_array
+
+            pos = np.arange(self.rows, self.rows + n, dtype=np.uint64)
+            h = hash_array(pos ^ np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF))
+            table = table.append_column("_ord", pa.array(pos.astype(np.int64)))
+        self.rows += n
+        table = table.append_column(HASH_COLUMN, pa.array(h, pa.uint64())).append_column("_src", pa.array(np.full(n, source, np.int32)))
+        if self._cut is not None:
+            keep = h <= np.uint64(self._cut)
+            if not keep.all():
+                table = table.filter(pa.array(keep))
+        self._parts.append(table)
+        self._held += table.num_rows
+        self.peak_held = max(self.peak_held, self._held)
+        if self._held > 2 * self.k:
+            self._compact()
+        return self
+
+    def add_files(self, lake, uris: list[str], source: int = 0) -> "HashSample":
+        for uri in uris:
+            for batch in parquet_batches(lake, uri, SAMPLE_COLUMNS):
+                self.add(batch, source)
+        return self
+
+    def _ids(self, table: pa.Table) -> list[str]:
+        return [c for c in ("review_id", "_ord") if c in table.column_names]
+
+    def _compact(self) -> pa.Table:
+        table = self._parts[0] if len(self._parts) == 1 else pa.concat_tables(self._parts, promote_options="permissive")
+        if table.num_rows > self.k:
+            keys = [HASH_COLUMN, *self._ids(table), "_src"]
+            idx = pc.sort_indices(table.select(keys), sort_keys=[(c, "ascending") for c in keys])[: self.k]
+            table = table.take(idx)
+            self._cut = int(pc.max(table.column(HASH_COLUMN)).as_py())
+        self._parts, self._held = [table], table.num_rows
         return table
-    idx = np.sort(np.random.default_rng(seed).choice(table.num_rows, size=n, replace=False))
-    return table.take(pa.array(idx))
+
+    def table(self) -> pa.Table | None:
+        """The sample in (source, review_id) order; None if no row was added."""
+        if not self._parts:
+            return None
+        table = self._compact()
+        keys = ["_src", *self._ids(table)]
+        table = table.take(pc.sort_indices(table.select(keys), sort_keys=[(c, "ascending") for c in keys]))
+        return table.drop_columns([c for c in ("_src", "_ord") if c in table.column_names])
+
+
+def parquet_batches(lake, uri: str, columns: list[str], batch_rows: int | None = None):
+    """A Parquet object's ``columns`` (those it has) in batches of at most ``batch_rows``
+    (READ_BATCH_ROWS) rows, read a row group at a time: never the whole object."""
+    with lake.fs.open_input_file(lake.path(uri)) as f:
+        pf = pq.ParquetFile(f)
+        cols = [c for c in columns if c in pf.schema_arrow.names]
+        yield from pf.iter_batches(batch_size=batch_rows or READ_BATCH_ROWS, columns=cols)
 
 
 def _cap(a: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -322,25 +433,39 @@ def baseline_uri(lake) -> str:
     return lake.uri(BASELINE_PREFIX, "part-00000.parquet")
 
 
-def read_baseline(lake) -> tuple[pa.Table, dict] | None:
-    """The published baseline (table of REPORT_COLUMNS, metadata) or None if none is set."""
+def baseline_files(lake) -> tuple[list[str], dict] | None:
+    """The published baseline's object(s) and metadata, or None if none is set."""
     meta_uri = lake.uri(BASELINE_PREFIX, "_SUCCESS")
     if not lake.exists(meta_uri):
         return None
-    meta = json.loads(lake.read_text(meta_uri))
-    table = lake.read_parquet(baseline_uri(lake))
-    return table.select([c for c in REPORT_COLUMNS if c in table.column_names]), meta
+    return [baseline_uri(lake)], json.loads(lake.read_text(meta_uri))
 
 
-def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
-    """A published reports/sentiment partition, or None if it is not complete."""
+def read_baseline(lake) -> tuple[pa.Table, dict] | None:
+    """The published baseline (table of REPORT_COLUMNS, metadata) or None if none is set."""
+    found = baseline_files(lake)
+    if found is None:
+        return None
+    table = lake.read_parquet(found[0][0])
+    return table.select([c for c in REPORT_COLUMNS if c in table.column_names]), found[1]
+
+
+def report_day_files(lake, day: str) -> list[str] | None:
+    """The Parquet objects of a published reports/sentiment partition (possibly none), or
+    None if it is not complete."""
     from . import layout
 
     prefix = lake.uri(layout.report("sentiment", day))
     if not lake.exists(prefix + "/_SUCCESS"):
         return None
-    files = lake.list_files(prefix, (".parquet",))
-    tables = [lake.read_parquet(f) for f in files]
+    return lake.list_files(prefix, (".parquet",))
+
+
+def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
+    """A published reports/sentiment partition whole, or None if it is not complete. Drift
+    never calls this (it samples a batch at a time); it is for small days and tools."""
+    files = report_day_files(lake, day)
+    tables = [lake.read_parquet(f) for f in files or []]
     if not tables:
         return None
     table = pa.concat_tables(tables)
@@ -367,29 +492,36 @@ def window_days(lake, day: str, window: int = WINDOW) -> list[str]:
     return sorted(out)[-window:]
 
 
-def canonical(table: pa.Table | None) -> pa.Table | None:
-    """A day's rows in review_id order, feature columns only. The seeded samples and the float
-    sums behind the means depend on row order; this makes them depend on the rows alone, so the
-    scored shards of a run and the published partition give bit-identical drift rows."""
-    if table is None:
-        return None
-    if "review_id" in table.column_names:
-        table = table.sort_by([("review_id", "ascending")])
-    return table.select([c for c in REPORT_COLUMNS if c in table.column_names])
+# The seeds of the three sides' hash samples (and of compare's caps: today and the references).
+def today_sample(cfg: DriftConfig) -> HashSample:
+    return HashSample(cfg.max_sample, cfg.seed)
 
 
-def features_of(table: pa.Table | None, cfg: DriftConfig, tokenizer, seed: int) -> dict | None:
+def rolling_sample(cfg: DriftConfig) -> HashSample:
+    return HashSample(cfg.max_sample, cfg.seed + 1)
+
+
+def baseline_sample(cfg: DriftConfig) -> HashSample:
+    return HashSample(cfg.max_sample, cfg.seed + 2)
+
+
+def features_of(sample: HashSample, tokenizer) -> dict | None:
+    """The features of a sample's rows (None without rows). The sample's (day, review_id) order
+    fixes the float sums behind the means, so the same rows give bit-identical drift rows."""
+    table = sample.table()
     if table is None or table.num_rows == 0:
         return None
-    return report_features(sample(table, cfg.max_sample, seed), tokenizer, seed=seed)
+    return report_features(table, tokenizer, max_tokenized=MAX_TOKENIZED)
 
 
 def rolling_reference(lake, day: str, cfg: DriftConfig, tokenizer, window: int = WINDOW) -> tuple[dict | None, list[str]]:
-    """Features of the published days in ``day``'s window, and those days."""
+    """Features of the published days in ``day``'s window (one hash sample over all of them,
+    read a batch at a time), and those days."""
     days = window_days(lake, day, window)
-    tables = [canonical(t) for t in (read_report_day(lake, d, [*REPORT_COLUMNS, "review_id"]) for d in days) if t is not None]
-    rolling = pa.concat_tables(tables, promote_options="permissive") if tables else None
-    return features_of(rolling, cfg, tokenizer, cfg.seed + 1), days
+    sample = rolling_sample(cfg)
+    for i, d in enumerate(days):
+        sample.add_files(lake, report_day_files(lake, d) or [], source=i)
+    return features_of(sample, tokenizer), days
 
 
 def result_of(rows: list[dict], references: list[str], rolling_days: list[str], n_today: int, cfg: DriftConfig) -> dict:
@@ -429,16 +561,21 @@ def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_samp
     day (None: no unk_share). None if the day has no complete sentiment and drift partitions.
     """
     old = _partition(lake, "drift", day)
-    today = read_report_day(lake, day, [*REPORT_COLUMNS, "review_id", "model_version"])
-    if old is None or old.num_rows == 0 or today is None:
+    files = report_day_files(lake, day)
+    if old is None or old.num_rows == 0 or not files:
         return None
     old_rows = old.to_pylist()
     cfg = DriftConfig(threshold=old_rows[0]["threshold"], alpha=old_rows[0]["alpha"], max_sample=max_sample)
-    versions = sorted({v for v in today.column("model_version").to_pylist() if v}) if "model_version" in today.column_names else []
+    today, versions = today_sample(cfg), set()
+    for uri in files:
+        for batch in parquet_batches(lake, uri, [*SAMPLE_COLUMNS, "model_version"]):
+            if "model_version" in batch.schema.names:
+                versions.update(v for v in pc.unique(batch.column("model_version")).to_pylist() if v)
+            today.add(batch)
+    versions = sorted(versions)
     tokenizer = tokenizer_for(versions[0]) if versions and tokenizer_for else None
     name = f"rolling_{window}d"
-    today = canonical(today)
-    today_feats = features_of(today, cfg, tokenizer, cfg.seed)
+    today_feats = features_of(today, tokenizer)
     rolling, days = rolling_reference(lake, day, cfg, tokenizer, window)
     kept = [r for r in old_rows if r["reference"] != name]
     rows = compare(today_feats or {}, rolling or {}, cfg, name) + [{k: r[k] for k in RAW_FIELDS} for r in kept]
@@ -449,7 +586,7 @@ def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_samp
         r["reference_days"] = ref_days[r["reference"]]
         r["run_id"] = run_id
     references = [name, *dict.fromkeys(r["reference"] for r in kept)]
-    return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), result_of(rows, references, days, today.num_rows, cfg)
+    return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), result_of(rows, references, days, today.rows, cfg)
 
 
 def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dict]:
@@ -521,21 +658,37 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
 
 
 def set_baseline(lake, day: str) -> dict:
-    """Publish ``reports/sentiment/dt=day`` (the feature columns only) as the fixed baseline.
+    """Publish ``reports/sentiment/dt=day`` (the feature columns and review_id, which the hash
+    sample is keyed by) as the fixed baseline.
 
-    One object is replaced in one write, then ``_SUCCESS`` (with the source date) is written;
-    readers see the old baseline or the new one.
+    Copied a batch at a time into one object (its compressed bytes are held, not the rows),
+    replaced in one write, then ``_SUCCESS`` (with the source date) is written; readers see the
+    old baseline or the new one.
     """
+    import io
+
     from . import layout
 
     layout.check_date(day)
-    table = read_report_day(lake, day, REPORT_COLUMNS)
-    if table is None:
+    files = report_day_files(lake, day)
+    buf, writer, rows = io.BytesIO(), None, 0
+    for uri in files or []:
+        for batch in parquet_batches(lake, uri, SAMPLE_COLUMNS):
+            table = pa.Table.from_batches([batch])
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(buf, schema, compression="zstd")
+            elif not table.schema.equals(schema, check_metadata=False):  # another file's types
+                table = table.select(schema.names).cast(schema)
+            writer.write_table(table, row_group_size=64_000)
+            rows += table.num_rows
+    if writer is None:
         raise FileNotFoundError(f"no complete reports/sentiment partition for {day} under {lake.root}")
-    lake.write_parquet(table, baseline_uri(lake))
+    writer.close()
+    lake.write_bytes(baseline_uri(lake), buf.getvalue())
     meta = {
         "dt": day,
-        "rows": table.num_rows,
+        "rows": rows,
         "source": lake.uri(layout.report("sentiment", day)),
         "set_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

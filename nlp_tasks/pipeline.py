@@ -434,37 +434,37 @@ def drift(
     ``tokenizer``: the model folder (or its tokenizer.json) for the [UNK]-share feature.
     ``baseline_date``: use that day's published report as the baseline instead of the one
     published under ``reference/baseline/`` (``set-baseline``). Nothing of the text leaves here.
+
+    Memory is bounded by ``max_sample`` and one batch, not by the day: every side is a hash
+    sample (``drift.HashSample``) read a shard or row group at a time. The sample depends on the
+    rows alone, not on the shards, so settling the published day (drift.settle) gives the same
+    rows bit for bit.
     """
     from . import drift as D
 
     t0 = time.perf_counter()
     cfg = D.DriftConfig(threshold=threshold, alpha=alpha, max_sample=max_sample)
-    cols = D.REPORT_COLUMNS
-    # In review_id order, as publish writes them: the same rows give the same drift rows
-    # here and when the published day is re-settled (drift.settle).
-    today = D.canonical(_read_many(run, scored, [*cols, "review_id"]))
-
-    def features(table: pa.Table | None, seed: int) -> dict | None:
-        return D.features_of(table, cfg, tokenizer, seed)
+    today = D.today_sample(cfg).add_files(run.lake, scored)
+    n_today, today_feats = today.rows, D.features_of(today, tokenizer)
+    del today  # one side's sample held at a time
 
     rolling_name = f"rolling_{window}d"
     rolling_feats, days = D.rolling_reference(run.lake, run.day, cfg, tokenizer, window)
     references: dict = {rolling_name: rolling_feats}
     ref_days = {rolling_name: days}
 
-    baseline = None
+    baseline = None  # (objects, metadata)
     if baseline_date:
-        table = D.read_report_day(run.lake, baseline_date, cols)
-        baseline = (table, {"dt": baseline_date}) if table is not None else None
+        files = D.report_day_files(run.lake, baseline_date)
+        baseline = (files, {"dt": baseline_date}) if files else None
         if baseline is None:
             log.warning("baseline_date %s has no complete report partition: baseline skipped", baseline_date)
     elif use_baseline:
-        baseline = D.read_baseline(run.lake)
+        baseline = D.baseline_files(run.lake)
     if baseline is not None and baseline[1].get("dt") != run.day:
-        references["baseline"] = features(baseline[0], cfg.seed + 2)
+        references["baseline"] = D.features_of(D.baseline_sample(cfg).add_files(run.lake, baseline[0]), tokenizer)
         ref_days["baseline"] = [baseline[1].get("dt", "")]
 
-    today_feats = features(today, cfg.seed)
     rows = D.drift_rows(today_feats or {}, references, cfg)
     for r in rows:
         r["reference_days"] = ",".join(ref_days[r["reference"]])
@@ -484,7 +484,7 @@ def drift(
         "baseline_date": ref_days.get("baseline", [None])[0],
         "threshold": threshold,
         "alpha": alpha,
-        "rows": today.num_rows if today is not None else 0,
+        "rows": n_today,
         "seconds": round(time.perf_counter() - t0, 3),
     }
 

@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from nlp_tasks import alerts, layout, pipeline
@@ -214,6 +215,185 @@ def test_rolling_window_and_baseline(local_lake, model_dir):
     first = pipeline.Run(local_lake, "2026-11-01", "first")
     res3 = pipeline.drift(first, _scored(first, _report(rng, 50, "2026-11-01")))
     assert res3["verdict"] == "no_reference" and res3["baseline_date"] is None
+
+
+# -- hash samples: split-independent, bounded memory ------------------------------------
+def test_hash_sample_is_the_bottom_k_by_hash_whatever_the_split():
+    from nlp_tasks.drift import HASH_COLUMN, HashSample, id_hashes
+
+    rng = np.random.default_rng(5)
+    ids = [f"r{i}" for i in range(3000)] + ["r7", "r8"]  # two ids repeated on another day
+    src = [0] * 3000 + [1, 1]
+    table = pa.table({"review_id": ids, "score": rng.random(len(ids)), "src": src})
+    h = id_hashes(table.column("review_id"), 9)
+    assert np.array_equal(h[100:200], id_hashes(table.column("review_id").slice(100, 100), 9))  # the id alone
+    # Brute force: the 400 smallest (hash, id, source), then in (source, id) order.
+    best = sorted(range(len(ids)), key=lambda i: (int(h[i]), ids[i], src[i]))[:400]
+    expect = sorted(best, key=lambda i: (src[i], ids[i]))
+
+    def sampled(pieces):
+        s = HashSample(400, 9)
+        for piece in pieces:
+            for day in (0, 1):
+                part = piece.filter(pc.equal(piece.column("src"), day))
+                s.add(part.drop_columns(["src"]), source=day)
+        return s
+
+    for seed in range(4):
+        order = np.random.default_rng(seed).permutation(len(ids))
+        cuts = np.sort(np.random.default_rng(seed).choice(len(ids), size=seed * 7, replace=False))
+        shuffled = table.take(pa.array(order))
+        s = sampled([shuffled.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, len(ids)])])
+        got = s.table()
+        assert got.column("review_id").to_pylist() == [ids[i] for i in expect]
+        assert got.column("score").to_pylist() == [table.column("score")[i].as_py() for i in expect]
+        assert got.column(HASH_COLUMN).to_pylist() == [int(h[i]) for i in expect]
+        assert s.rows == len(ids) and got.num_rows == 400
+    # Without review_id (a baseline set before it was kept): keyed by position, in file order.
+    plain = table.drop_columns(["review_id", "src"])
+    one, two = HashSample(400, 9).add(plain), HashSample(400, 9).add(plain.slice(0, 1000)).add(plain.slice(1000))
+    assert one.table().equals(two.table()) and one.table().num_rows == 400 and "_ord" not in one.table().column_names
+
+
+def _model_version(table, version="m1"):
+    i = table.column_names.index("model_version")
+    return table.set_column(i, table.schema.field(i), pa.array([version] * table.num_rows, table.schema.field(i).type))
+
+
+def _split(table, parts: int, seed: int) -> list[pa.Table]:
+    """The rows in a shuffled order, cut into ``parts`` pieces of uneven sizes."""
+    rng = np.random.default_rng(seed)
+    table = table.take(pa.array(rng.permutation(table.num_rows))) if seed else table
+    cuts = sorted(rng.choice(np.arange(1, table.num_rows), size=parts - 1, replace=False).tolist())
+    return [table.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, table.num_rows])]
+
+
+def _publish_split(lake, day, table, parts, seed):
+    prefix = lake.uri(layout.report("sentiment", day))
+    for i, piece in enumerate(_split(table, parts, seed)):
+        lake.write_parquet(piece, f"{prefix}/part-{i:05d}.parquet", row_group_size=97 + 31 * i)
+    lake.write_text(prefix + "/_SUCCESS", json.dumps({"run_id": "x", "rows": table.num_rows}) + "\n")
+
+
+SPLIT_DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+TODAY = "2026-11-04"
+
+
+@pytest.fixture(scope="module")
+def split_reports():
+    rng = np.random.default_rng(6)
+    days = {d: _model_version(_report(rng, 1200, d, long=(d == "2026-11-02"))) for d in SPLIT_DAYS}
+    days[TODAY] = _model_version(_report(rng, 2000, TODAY, text="fine wörds ☃ here"))
+    return days
+
+
+def test_drift_rows_do_not_depend_on_shards_files_or_order(tmp_path, split_reports, model_dir, monkeypatch):
+    """The same day and window, split into 1 / 7 / 40 scored shards and 1 / 3 / 5 files per
+    published day, rows shuffled: bit-identical drift rows, with sampling on (max_sample 500 of
+    2,000 today and 3,600 in the window) and unk_share's subset on (200 of the 500). And the
+    settled recompute from the published day (split yet another way) gives the same rows."""
+    from nlp_tasks import drift as D
+
+    monkeypatch.setattr(D, "MAX_TOKENIZED", 200)
+    layouts = {"one": (1, 1, 0), "some": (7, 3, 1), "many": (40, 5, 2)}  # shards, files per day, shuffle seed
+    tables, results = {}, {}
+    for name, (shards, files, seed) in layouts.items():
+        lake = pipeline.Lake(str(tmp_path / name))
+        for d in SPLIT_DAYS:
+            _publish_split(lake, d, split_reports[d], files, seed)
+        run = pipeline.Run(lake, TODAY, "run-x")
+        uris = []
+        for i, piece in enumerate(_split(split_reports[TODAY], shards, seed + 10)):
+            uris.append(run.work("scored", f"part-{i:05d}.parquet"))
+            lake.write_parquet(piece, uris[-1], row_group_size=53)
+        uris = uris[::-1] if seed else uris  # the shard list's order too
+        res = pipeline.drift(run, uris, tokenizer=str(model_dir), baseline_date="2026-11-01", max_sample=500)
+        tables[name] = lake.read_parquet(res["uri"])
+        results[name] = {k: v for k, v in res.items() if k not in ("uri", "seconds")}
+        if name == "many":
+            # Publish the day (3 files, another order), then recompute it as settle does.
+            _publish_split(lake, TODAY, split_reports[TODAY], 3, 7)
+            prefix = lake.uri(layout.report("drift", TODAY))
+            lake.write_parquet(tables[name], prefix + "/part-00000.parquet")
+            lake.write_text(prefix + "/_SUCCESS", "{}\n")
+            settled, result = D.recompute(lake, TODAY, tokenizer_for=lambda v: str(model_dir), max_sample=500)
+            assert settled.equals(tables[name])
+            assert result["verdict"] == res["verdict"] and result["rows"] == 2000
+            # set-baseline copies the day a batch at a time; the published baseline then gives
+            # the same baseline rows as baseline_date for that day.
+            D.set_baseline(lake, "2026-11-01")
+            via_set = pipeline.drift(run, uris, tokenizer=str(model_dir), max_sample=500)
+            assert lake.read_parquet(via_set["uri"]).equals(tables[name])
+    rows = tables["one"].to_pylist()
+    for name in layouts:
+        assert tables[name].equals(tables["one"]), name
+        assert results[name] == results["one"], name
+    by = {(r["reference"], r["feature"]): r for r in rows}
+    assert results["one"]["rows"] == 2000 and by[("rolling_7d", "text_length")]["n_today"] == 500
+    assert by[("rolling_7d", "text_length")]["n_reference"] == 500 and by[("baseline", "score")]["n_reference"] == 500
+    assert by[("rolling_7d", "unk_share")]["n_today"] == 200 and by[("rolling_7d", "unk_share")]["mean_today"] > 0
+    assert by[("rolling_7d", "text_length")]["verdict"] == "drift"  # 11-02's long texts are in the window
+
+
+def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch):
+    """Many small shards and big published files: no object is read whole, nothing larger than
+    two samples and one batch is ever concatenated, and the features see max_sample rows."""
+    from nlp_tasks import drift as D
+    from nlp_tasks.storage import Lake
+
+    rng = np.random.default_rng(8)
+    lake = Lake(str(tmp_path / "lake"))
+    for d in SPLIT_DAYS:  # each day one object of 4,000 rows in one row group
+        prefix = lake.uri(layout.report("sentiment", d))
+        lake.write_parquet(_report(rng, 4000, d), prefix + "/part-00000.parquet", row_group_size=64_000)
+        lake.write_text(prefix + "/_SUCCESS", "{}\n")
+    run = pipeline.Run(lake, TODAY, "run-x")
+    today = _report(rng, 6000, TODAY)
+    uris = []
+    for i in range(120):  # 120 shards of 50 rows
+        uris.append(run.work("scored", f"part-{i:05d}.parquet"))
+        lake.write_parquet(today.slice(50 * i, 50), uris[-1])
+
+    k, batch = 300, 256
+    monkeypatch.setattr(D, "READ_BATCH_ROWS", batch)
+    samples, concatenated, featured = [], [], []
+
+    class Spy(D.HashSample):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            samples.append(self)
+
+    real_concat, real_features = pa.concat_tables, D.report_features
+
+    def concat(tables, *a, **kw):
+        out = real_concat(tables, *a, **kw)
+        concatenated.append(out.num_rows)
+        return out
+
+    def features(table, *a, **kw):
+        featured.append(table.num_rows)
+        return real_features(table, *a, **kw)
+
+    def whole(*a, **kw):
+        raise AssertionError("a whole object was read")
+
+    monkeypatch.setattr(D, "HashSample", Spy)
+    monkeypatch.setattr(pa, "concat_tables", concat)
+    monkeypatch.setattr(D, "report_features", features)
+    monkeypatch.setattr(Lake, "read_parquet", whole)
+    monkeypatch.setattr(D, "read_report_day", whole)
+    monkeypatch.setattr(pipeline, "_read_many", whole)
+    res = pipeline.drift(run, uris, max_sample=k, use_baseline=False)
+    monkeypatch.undo()
+
+    assert res["rows"] == 6000 and res["reference_days"] == list(SPLIT_DAYS)
+    assert [s.rows for s in samples] == [6000, 12_000]  # today, then the window
+    assert all(s.peak_held <= 2 * k + batch for s in samples), [s.peak_held for s in samples]
+    assert concatenated and max(concatenated) <= 2 * k + batch
+    assert featured == [k, k]
+    rows = lake.read_parquet(res["uri"]).to_pylist()
+    assert {r["n_today"] for r in rows if r["feature"] == "text_length"} == {k}
+    assert {r["n_reference"] for r in rows if r["feature"] == "score"} == {k}
 
 
 # -- alerts -------------------------------------------------------------------------------
