@@ -65,11 +65,12 @@ def seed(lake) -> dict[str, dict]:
         "[1, 2]", '"str"', "42", "null",
         j(review_id="k-zw", text="\u200b\u200d\ufeff", rating=4),
         j(review_id="k-ws", text=" \t \u3000 ", rating=4),
+        '{"review_id": "k-esc", "text": "invalid escape \\x41 here", "rating": 4}',
     ]
-    put("kinds 100%.jsonl", ("\n".join(lines) + "\n").encode(), 7, ["k-ctl"], {
+    put("kinds 100%.jsonl", ("\n".join(lines) + "\n").encode(), 8, ["k-ctl"], {
         2: "line 2: expected a JSON object, got array", 3: "line 3: expected a JSON object, got string",
         4: "line 4: expected a JSON object, got number", 5: "line 5: expected a JSON object, got null",
-        6: "empty text", 7: "empty text",
+        6: "empty text", 7: "empty text", 8: "line 8: malformed JSON (Invalid \\escape",
     })
 
     put("one huge line.jsonl", (j(review_id="h-big", text="word " * 6_000_000) + "\n").encode(), 1, [], {1: "text longer than"})
@@ -79,6 +80,8 @@ def seed(lake) -> dict[str, dict]:
     put("export.csv.zst", zst(b"review_id,text,rating\nc1,Great value,5\nc2,Terrible,1\nc3,too,many,cells\n"), 3, ["c1", "c2"],
         {4: "line 4: expected 3 columns"})
     put("stream.ndjson", ("\n".join(good_lines("n", 5)) + "\n").encode(), 5, [f"n{i}" for i in range(5)], {})
+    put("export.ndjson.zst", zst(("\n".join(good_lines("y", 4) + ["[1]"]) + "\n").encode()), 5, [f"y{i}" for i in range(4)],
+        {5: "line 5: expected a JSON object, got array"})
     elements = good_lines("a", 3) + ['{"review_id": "a-bad", "text": oops}', j(review_id="a3", text="Fine kettle.", rating=4)]
     put("dump.json", ("[\n" + ",\n".join(elements) + "\n]\n").encode(), 5, ["a0", "a1", "a2", "a3"], {4: "element 4: malformed JSON"})
     put("not-gzip.jsonl.gz", ("\n".join(good_lines("x", 3)) + "\n").encode(), 1, [], {0: "not gzip data although named .gz"})
