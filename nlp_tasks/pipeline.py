@@ -245,8 +245,12 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
                 run.lake.write_parquet(result.valid, uri)
                 valid_parts.append(uri)
             if result.rejects:
+                where = pa.table({
+                    "source_file": pa.array([r["source_file"] for r in result.rejects], pa.string()),
+                    "source_row": pa.array([r["source_row"] for r in result.rejects], pa.int64()),
+                })
                 uri = _quarantine_rejects(run, result.rejects, f"validate-{i:05d}.parquet")
-                reject_keys[uri] = _order_keys(run.lake.read_parquet(uri, columns=["source_file", "source_row"]), file_rank)
+                reject_keys[uri] = _order_keys(where, file_rank)
                 q_uris.append(uri)
         for f in sorted(Path(docs).rglob("*")):
             if f.is_file():
