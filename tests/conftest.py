@@ -1,6 +1,7 @@
 """Shared fixtures: the built model, a real moto S3 server on 127.0.0.1, an Airflow home."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -149,3 +150,13 @@ def airflow_env(airflow_home_env, s3_bucket):
     """`airflow_home_env` for one test, with the test's bucket (where `s3_lake` lives) allowed as
     a data root, as a deployment allows its own bucket: NLP_TASKS_ALLOWED_ROOTS."""
     return {**airflow_home_env, "NLP_TASKS_ALLOWED_ROOTS": f"s3://{s3_bucket}"}
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """The UI plugin module (plugins/nlp_reports_plugin.py), loaded fresh with its own AIRFLOW_HOME."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "af"))
+    spec = importlib.util.spec_from_file_location("nlp_reports_plugin", REPO / "plugins" / "nlp_reports_plugin.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -9,9 +9,7 @@ roots outside it, each holding a day of raw input the DAG would otherwise read a
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,23 +19,12 @@ from nlp_tasks.storage import Lake
 
 from tests.conftest import S3_KEYS
 
+from .test_nightly_dag_s3 import run_dag
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-03-05"
-
-
-def run_dag_expect_failure(env: dict, day: str, conf: dict) -> str:
-    proc = subprocess.run(
-        ["airflow", "dags", "test", "review_sentiment_nightly", day, "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, "the run on a root outside the allow-list succeeded:\n" + "\n".join(out.splitlines()[-40:])
-    return out
 
 
 def all_objects(lake: Lake) -> dict[str, int]:
@@ -66,7 +53,7 @@ def test_a_root_outside_the_allow_list_fails_at_once_and_touches_nothing(airflow
         write_day(lake, DAY, n_reviews=30)
         before = all_objects(lake)
         assert before, "nothing seeded"
-        out = run_dag_expect_failure(airflow_env, DAY, {"data_root": root})
+        out = run_dag(airflow_env, DAY, {"data_root": root}, succeed=False)
 
         # The first task failed, naming the root and the setting that allows it, and was not retried.
         assert f"data_root {root!r}" in out and "is not an allowed data root" in out, out[-3000:]

@@ -22,7 +22,8 @@ DAY1, DAY2 = "2026-03-01", "2026-03-02"
 RAW_PII = ("@example.com", "4111 1111 1111 1111", "(415) 555-", "+44 20 7946")
 
 
-def run_dag(env: dict, day: str, conf: dict) -> str:
+def run_dag(env: dict, day: str, conf: dict, succeed: bool = True) -> str:
+    """`airflow dags test` for one day; asserts the run succeeded (or, with succeed=False, failed)."""
     proc = subprocess.run(
         ["airflow", "dags", "test", "review_sentiment_nightly", day, "-c", json.dumps(conf)],
         env=env,
@@ -31,7 +32,11 @@ def run_dag(env: dict, day: str, conf: dict) -> str:
         timeout=900,
     )
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"DAG run for {day} failed:\n" + "\n".join(out.splitlines()[-60:])
+    tail = "\n".join(out.splitlines()[-60:])
+    if succeed:
+        assert proc.returncode == 0, f"DAG run for {day} failed:\n" + tail
+    else:
+        assert proc.returncode != 0, f"DAG run for {day} succeeded, expected a failure:\n" + tail
     return out
 
 

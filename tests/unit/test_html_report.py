@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib.util
 import io
 import re
 from pathlib import Path
@@ -88,15 +87,6 @@ def test_top_products_ignores_tiny_products():
 
 
 # -- the Airflow plugin ---------------------------------------------------------------------
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "af"))
-    spec = importlib.util.spec_from_file_location("nlp_reports_plugin", REPO / "plugins" / "nlp_reports_plugin.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_plugin_serves_the_report(plugin, lake_with_days, monkeypatch):
     from fastapi.testclient import TestClient
 

@@ -1,24 +1,13 @@
 """The UI plugin reads report pages only under allowed data roots (nlp_tasks.roots)."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from nlp_tasks.roots import ENV
 
-REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-17"
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "af"))
-    spec = importlib.util.spec_from_file_location("nlp_reports_plugin_roots", REPO / "plugins" / "nlp_reports_plugin.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _page(root: Path, text: str) -> None:
