@@ -156,27 +156,6 @@ def _quarantine_rejects(run: Run, rejects: list[dict], name: str) -> str:
     return uri
 
 
-# Data Docs pages rendered per validate task (see validate).
-DOCS_PAGES = 10
-# Rows handed to Great Expectations per run: each run costs ~0.2 s of its own, so runs of one
-# 20,000-row shard each would double validate's time; 100,000 rows cost ~400 MB of memory.
-VALIDATE_BATCH_ROWS = 100_000
-
-
-def _batches(run: Run, shards: list[str], rows: int):
-    """The shards' rows, in order, as tables of at least ``rows`` rows (the last may be fewer)."""
-    parts, n = [], 0
-    for shard in shards:
-        t = run.lake.read_parquet(shard)
-        parts.append(t)
-        n += t.num_rows
-        if n >= rows:
-            yield pa.concat_tables(parts)
-            parts, n = [], 0
-    if parts:
-        yield pa.concat_tables(parts)
-
-
 class _ShardWriter:
     """Streams tables into shards of planned sizes (balanced over the day, see shard_sizes)."""
 
@@ -200,125 +179,17 @@ class _ShardWriter:
 
 
 def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
-    """Validate the day in batches of shards, then review_id uniqueness across the whole day.
+    """Validate the day: every batch with Great Expectations, then review_id uniqueness across
+    the day and the re-sharding of the valid rows (nlp_tasks.validate_day).
 
-    Memory is one batch (VALIDATE_BATCH_ROWS) plus 16 bytes per row (a 64-bit hash of its review_id and its (file,
-    line) order key), not the day: GX checks each batch with one context; the ids'
-    hashes find the rows whose review_id was seen earlier in (file, line) order, confirmed on
-    the exact ids of the few rows that share a hash; then the valid rows are re-sharded into
-    balanced shards. Same verdicts as validating the concatenated day.
+    The DAG runs the same steps as tasks (one mapped validate_batch per batch, then
+    finish_validate), so no task holds the day; this chains them in one process. Same
+    verdicts as validating the concatenated day.
     """
-    import tempfile
-    from pathlib import Path
+    from . import validate_day
 
-    from .validation import UNIQUE_EXPECTATION, UNIQUE_REASON, Validator, duplicate_losers, id_hashes
-
-    t0 = time.perf_counter()
-    shards = [s for item in ingested for s in item["shards"]]
-    file_rank = {f: i for i, f in enumerate(sorted({item["file"] for item in ingested}))}
-    hashes, orders, valid_parts, q_uris = [], [], [], []
-    reject_keys: dict[str, np.ndarray] = {}
-    expectations: dict[str, dict] = {}
-    rows = pages = 0
-    docs_uri = run.work("data_docs")
-    with tempfile.TemporaryDirectory() as docs:
-        validator = Validator(docs, run.run_id, run.day, check_unique=False)
-        for i, table in enumerate(_batches(run, shards, VALIDATE_BATCH_ROWS)):
-            rows += table.num_rows
-            keys = _order_keys(table, file_rank)
-            h, present = id_hashes(table.column("review_id"))
-            hashes.append(h)
-            orders.append(keys[present])
-            name = f"{run.run_id} (batch {i + 1})"
-            result = validator.validate(table, run_name=name, docs=False)
-            if pages < DOCS_PAGES and (i == 0 or result.rejects):
-                # Data Docs: the first batch and the first batches with failures get a page
-                # (rendering costs ~0.25 s; the day's totals are in the run summary).
-                validator.validate(table, run_name=name, docs=True)
-                pages += 1
-            for e in result.expectations:  # day totals of the per-batch counts
-                agg = expectations.setdefault(e["expectation"] + "/" + str(e["column"]), {**e, "unexpected_count": 0})
-                agg["unexpected_count"] += e["unexpected_count"]
-                agg["success"] = agg["unexpected_count"] == 0
-            if result.valid.num_rows:
-                uri = run.work("prevalidated", _shard_name(i))
-                run.lake.write_parquet(result.valid, uri)
-                valid_parts.append(uri)
-            if result.rejects:
-                where = pa.table({
-                    "source_file": pa.array([r["source_file"] for r in result.rejects], pa.string()),
-                    "source_row": pa.array([r["source_row"] for r in result.rejects], pa.int64()),
-                })
-                uri = _quarantine_rejects(run, result.rejects, f"validate-{i:05d}.parquet")
-                reject_keys[uri] = _order_keys(where, file_rank)
-                q_uris.append(uri)
-        for f in sorted(Path(docs).rglob("*")):
-            if f.is_file():
-                run.lake.write_bytes(f"{docs_uri}/{f.relative_to(docs).as_posix()}", f.read_bytes())
-
-    def exact_ids(candidates: np.ndarray) -> dict[int, str]:
-        # Only rows that share a hash with another: read the ids back, a column at a time.
-        out: dict[int, str] = {}
-        for shard in shards:
-            t = run.lake.read_parquet(shard, columns=["review_id", "source_file", "source_row"])
-            keys = _order_keys(t, file_rank)
-            hit = np.isin(keys, candidates)
-            if hit.any():
-                out.update(zip(keys[hit].tolist(), t.column("review_id").filter(pa.array(hit)).to_pylist()))
-        return out
-
-    losers = np.sort(duplicate_losers(np.concatenate(hashes) if hashes else [], np.concatenate(orders) if orders else [], exact_ids))
-    unique = {"expectation": UNIQUE_EXPECTATION, "column": "review_id", "success": not len(losers), "unexpected_count": int(len(losers))}
-
-    # Rejected rows that also repeat an earlier id: both reasons, as the whole-day suite gives.
-    for uri, keys in reject_keys.items():
-        dup = np.isin(keys, losers)
-        if dup.any():
-            q = run.lake.read_parquet(uri)
-            reasons = [r + "; " + UNIQUE_REASON if d else r for r, d in zip(q.column("reason").to_pylist(), dup)]
-            run.lake.write_parquet(q.set_column(q.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())), uri)
-    # Valid rows that repeat an earlier id: quarantined; the rest re-sharded, balanced.
-    kept_counts, dup_rejects = [], []
-    for uri in valid_parts:
-        t = run.lake.read_parquet(uri, columns=["source_file", "source_row"])
-        kept_counts.append(int((~np.isin(_order_keys(t, file_rank), losers)).sum()))
-    writer = _ShardWriter(run, "validated", shard_sizes(sum(kept_counts), shard_rows))
-    for uri in valid_parts:
-        t = run.lake.read_parquet(uri)
-        lose = np.isin(_order_keys(t, file_rank), losers)
-        if lose.any():
-            dup = t.filter(pa.array(lose))
-            dup_rejects += [
-                {"review_id": r["review_id"], "source_file": r["source_file"], "source_row": r["source_row"], "stage": "validate",
-                 "reason": UNIQUE_REASON, "text": r["text"]}
-                for r in dup.select(["review_id", "source_file", "source_row", "text"]).to_pylist()
-            ]
-            t = t.filter(pa.array(~lose))
-        writer.add(t)
-    if dup_rejects:
-        q_uris.append(_quarantine_rejects(run, dup_rejects, "validate-duplicates.parquet"))
-    run.lake.delete_prefix(run.work("prevalidated"))
-
-    valid = sum(kept_counts)
-    listed = list(expectations.values())
-    # Where the whole-day suite reports it: GX lists results by column, review_id's first.
-    at = max((k + 1 for k, e in enumerate(listed) if e["column"] == "review_id"), default=0)
-    if rows:
-        listed.insert(at, unique)
-    log.info(
-        "validated %d rows in %d shards: %d valid, %d quarantined (%d duplicate ids) in %.2fs",
-        rows, len(shards), valid, rows - valid, len(losers), time.perf_counter() - t0,
-    )
-    return {
-        "shards": writer.uris,
-        "rows": rows,
-        "valid": valid,
-        "rejected": rows - valid,
-        "quarantine": q_uris,
-        "expectations": listed,
-        "data_docs": docs_uri if rows else None,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
+    batches = [validate_day.validate_batch(run, b) for b in validate_day.plan_batches(ingested)]
+    return validate_day.finish_validate(run, ingested, batches, shard_rows)
 
 
 # -- 4. redact --------------------------------------------------------------------------

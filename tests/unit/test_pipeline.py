@@ -190,7 +190,9 @@ def test_validate_by_shard_gives_the_whole_day_verdicts(run, monkeypatch, batch_
     same valid rows in the same order, same reasons (duplicates across batches and files)."""
     import pyarrow as pa
 
-    monkeypatch.setattr(pipeline, "VALIDATE_BATCH_ROWS", batch_rows)
+    from nlp_tasks import validate_day
+
+    monkeypatch.setattr(validate_day, "VALIDATE_BATCH_ROWS", batch_rows)
 
     from nlp_tasks.validation import validate as whole_day
 
