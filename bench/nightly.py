@@ -60,6 +60,7 @@ def task_times(db: Path) -> list[tuple[str, int, float, float]]:
 
 def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
     from nlp_tasks.sample_data import write_day
+    from nlp_tasks import partitions
     from nlp_tasks.storage import Lake
 
     lake = Lake(str(workdir / "lake"))
@@ -82,7 +83,7 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
     times = task_times(home / "airflow.db")
     manifest = json.loads(lake.read_text(lake.uri(f"manifests/dt={DAY}/manifest.json")))
     # What each stage measured inside itself (seconds in the stage, its tasks' peak RSS).
-    inside = {r["stage"]: r for r in lake.read_parquet(lake.uri(f"reports/run_summary/dt={DAY}/part-00000.parquet")).to_pylist()}
+    inside = {r["stage"]: r for r in partitions.read(lake, lake.uri(f"reports/run_summary/dt={DAY}")).to_pylist()}
     stages = {}
     for stage in STAGES:
         mine = [x for x in times if x[0] == stage]

@@ -87,14 +87,15 @@ class DriftNotifier(BaseNotifier):
     def _rows(self, context, result: dict) -> list[dict] | None:
         """The published drift rows of the day (numbers only), if they can be read."""
         try:
-            from nlp_tasks import layout
+            from nlp_tasks import layout, partitions
             from nlp_tasks.storage import Lake
 
             root = (context.get("params") or {}).get("data_root")
             if not root or str(root).startswith("s3://"):
                 return None  # S3 credentials live in the DAG's connection; the summary suffices
             lake = Lake(root)
-            return lake.read_parquet(lake.uri(layout.report("drift", self._day(context, result)), "part-00000.parquet")).to_pylist()
+            table = partitions.read(lake, lake.uri(layout.report("drift", self._day(context, result))))
+            return None if table is None else table.to_pylist()
         except Exception:  # an alert without effect sizes is better than none
             log.info("drift rows not readable for the alert; sending the summary only")
             return None

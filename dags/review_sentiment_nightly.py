@@ -357,14 +357,15 @@ def review_sentiment_nightly():
         ),
     )
     def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict, comparison: dict) -> dict:
-        from nlp_tasks import observability, pipeline
+        from nlp_tasks import observability
+        from nlp_tasks import publish as publishing
 
         from airflow.sdk.observability.stats import Stats
 
         ctx = get_current_context()
         params = ctx["params"]
         with _stage("publish") as (run, out):
-            summary = pipeline.publish(
+            summary = publishing.publish(
                 run,
                 _materialise(ingested),
                 validated,

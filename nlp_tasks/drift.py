@@ -54,7 +54,8 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from . import partitions
 
 CONTINUOUS = (
     "text_length",
@@ -298,10 +299,7 @@ class HashSample:
 def parquet_batches(lake, uri: str, columns: list[str], batch_rows: int | None = None):
     """A Parquet object's ``columns`` (those it has) in batches of at most ``batch_rows``
     (READ_BATCH_ROWS) rows, read a row group at a time: never the whole object."""
-    with lake.fs.open_input_file(lake.path(uri)) as f:
-        pf = pq.ParquetFile(f)
-        cols = [c for c in columns if c in pf.schema_arrow.names]
-        yield from pf.iter_batches(batch_size=batch_rows or READ_BATCH_ROWS, columns=cols)
+    return partitions.batches(lake, uri, columns, batch_rows or READ_BATCH_ROWS)
 
 
 def _cap(a: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -429,67 +427,47 @@ DRIFT_SCHEMA = pa.schema(
 
 
 # -- the fixed baseline -----------------------------------------------------------------
-def baseline_uri(lake) -> str:
-    return lake.uri(BASELINE_PREFIX, "part-00000.parquet")
-
-
 def baseline_files(lake) -> tuple[list[str], dict] | None:
-    """The published baseline's object(s) and metadata, or None if none is set."""
-    meta_uri = lake.uri(BASELINE_PREFIX, "_SUCCESS")
-    if not lake.exists(meta_uri):
+    """The published baseline's files and metadata (its ``_SUCCESS``), or None if none is set."""
+    prefix = lake.uri(BASELINE_PREFIX)
+    meta = partitions.marker(lake, prefix)
+    if meta is None:
         return None
-    return [baseline_uri(lake)], json.loads(lake.read_text(meta_uri))
+    return partitions.files(lake, prefix) or [], meta
 
 
 def read_baseline(lake) -> tuple[pa.Table, dict] | None:
-    """The published baseline (table of REPORT_COLUMNS, metadata) or None if none is set."""
+    """The published baseline (table of REPORT_COLUMNS, metadata) whole, or None if none is
+    set: for tools and tests; drift samples it a batch at a time (baseline_files)."""
     found = baseline_files(lake)
     if found is None:
         return None
-    table = lake.read_parquet(found[0][0])
-    return table.select([c for c in REPORT_COLUMNS if c in table.column_names]), found[1]
+    table = partitions.read(lake, lake.uri(BASELINE_PREFIX), REPORT_COLUMNS)
+    return table, found[1]
 
 
 def report_day_files(lake, day: str) -> list[str] | None:
-    """The Parquet objects of a published reports/sentiment partition (possibly none), or
+    """The Parquet files of a published reports/sentiment partition (possibly none), or
     None if it is not complete."""
     from . import layout
 
-    prefix = lake.uri(layout.report("sentiment", day))
-    if not lake.exists(prefix + "/_SUCCESS"):
-        return None
-    return lake.list_files(prefix, (".parquet",))
+    return partitions.files(lake, lake.uri(layout.report("sentiment", day)))
 
 
 def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
     """A published reports/sentiment partition whole, or None if it is not complete. Drift
     never calls this (it samples a batch at a time); it is for small days and tools."""
-    files = report_day_files(lake, day)
-    tables = [lake.read_parquet(f) for f in files or []]
-    if not tables:
-        return None
-    table = pa.concat_tables(tables)
-    if columns:
-        table = table.select([c for c in columns if c in table.column_names])
-    return table
+    from . import layout
+
+    return partitions.read(lake, lake.uri(layout.report("sentiment", day)), columns)
 
 
 # -- the rolling window, and drift that does not depend on the order days were published --
 def window_days(lake, day: str, window: int = WINDOW) -> list[str]:
     """Published days strictly before ``day``, newest ``window`` of them within ``window`` days."""
     d0 = dt.date.fromisoformat(day)
-    out = []
-    for d in lake.list_dirs(lake.uri("reports", "sentiment")):
-        name = d.rstrip("/").rsplit("/", 1)[-1]
-        if not name.startswith("dt="):
-            continue
-        try:
-            other = dt.date.fromisoformat(name[3:])
-        except ValueError:
-            continue
-        if d0 - dt.timedelta(days=window) <= other < d0 and lake.exists(d + "/_SUCCESS"):
-            out.append(name[3:])
-    return sorted(out)[-window:]
+    days = partitions.published_days(lake, lake.uri("reports", "sentiment"))
+    return [d for d in days if d0 - dt.timedelta(days=window) <= dt.date.fromisoformat(d) < d0][-window:]
 
 
 # The seeds of the three sides' hash samples (and of compare's caps: today and the references).
@@ -544,11 +522,7 @@ def result_of(rows: list[dict], references: list[str], rolling_days: list[str], 
 def _partition(lake, table: str, day: str) -> pa.Table | None:
     from . import layout
 
-    prefix = lake.uri(layout.report(table, day))
-    uri = prefix + "/part-00000.parquet"
-    if not lake.exists(prefix + "/_SUCCESS") or not lake.exists(uri):
-        return None
-    return lake.read_parquet(uri)
+    return partitions.read(lake, lake.uri(layout.report(table, day)))
 
 
 def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_sample: int = 50_000) -> tuple[pa.Table, dict] | None:
@@ -606,7 +580,7 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
     later = [(d0 + dt.timedelta(days=i)).isoformat() for i in range(1, window + 1)]
     from . import layout
 
-    targets = [day] + [d for d in later if lake.exists(lake.uri(layout.report("sentiment", d), "_SUCCESS"))]
+    targets = [day] + [d for d in later if partitions.is_complete(lake, lake.uri(layout.report("sentiment", d)))]
     out = []
     for d in targets:
         got = recompute(lake, d, tokenizer_for, window)
@@ -615,7 +589,7 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
             continue
         table, result = got
         changed = _apply(lake, d, table, result)
-        result["uri"] = lake.uri(layout.report("drift", d), "part-00000.parquet")
+        result["uri"] = lake.uri(layout.report("drift", d), partitions.SINGLE)
         log.info("drift of %s settled against %s: %s%s", d, ",".join(result["reference_days"]) or "-", result["verdict"], " (updated)" if changed else "")
         out.append({"dt": d, "changed": changed, "result": result})
     return out
@@ -630,14 +604,14 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
     old = _partition(lake, "drift", day)
     run_id = table.column("run_id")[0].as_py() if table.num_rows else None
     if old is None or not old.equals(table):
-        lake.write_parquet(table, prefix + "/part-00000.parquet")  # one atomic replace
-        lake.write_text(prefix + "/_SUCCESS", json.dumps({"run_id": run_id, "rows": table.num_rows}) + "\n")
+        partitions.write(lake, prefix, table, run_id)  # one atomic replace, then the marker
         changed = True
     summary = _partition(lake, "summary", day)
     if summary is not None and set(summary.column("drift_verdict").to_pylist()) != {result["verdict"]}:
         i = summary.column_names.index("drift_verdict")
         summary = summary.set_column(i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string()))
-        lake.write_parquet(summary, lake.uri(layout.report("summary", day), "part-00000.parquet"))
+        s_prefix = lake.uri(layout.report("summary", day))
+        partitions.write(lake, s_prefix, summary, (partitions.marker(lake, s_prefix) or {}).get("run_id"))
         changed = True
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):
@@ -661,39 +635,32 @@ def set_baseline(lake, day: str) -> dict:
     """Publish ``reports/sentiment/dt=day`` (the feature columns and review_id, which the hash
     sample is keyed by) as the fixed baseline.
 
-    Copied a batch at a time into one object (its compressed bytes are held, not the rows),
-    replaced in one write, then ``_SUCCESS`` (with the source date) is written; readers see the
-    old baseline or the new one.
+    Copied a batch at a time into staged files (partitions.StagedWriter), then committed like a
+    report partition (partitions.commit): readers see the old baseline or the new one.
     """
-    import io
-
     from . import layout
 
     layout.check_date(day)
     files = report_day_files(lake, day)
-    buf, writer, rows = io.BytesIO(), None, 0
+    staging = lake.uri(BASELINE_PREFIX + "-staging")
+    writer = None
     for uri in files or []:
         for batch in parquet_batches(lake, uri, SAMPLE_COLUMNS):
             table = pa.Table.from_batches([batch])
             if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(buf, schema, compression="zstd")
-            elif not table.schema.equals(schema, check_metadata=False):  # another file's types
-                table = table.select(schema.names).cast(schema)
-            writer.write_table(table, row_group_size=64_000)
-            rows += table.num_rows
+                lake.delete_prefix(staging)
+                writer = partitions.StagedWriter(lake, staging, table.schema)
+            writer.write(table)  # another file's types are cast to the first's
     if writer is None:
         raise FileNotFoundError(f"no complete reports/sentiment partition for {day} under {lake.root}")
-    writer.close()
-    lake.write_bytes(baseline_uri(lake), buf.getvalue())
     meta = {
         "dt": day,
-        "rows": rows,
         "source": lake.uri(layout.report("sentiment", day)),
         "set_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    lake.write_text(lake.uri(BASELINE_PREFIX, "_SUCCESS"), json.dumps(meta) + "\n")
-    return meta
+    marker = partitions.commit(lake, lake.uri(BASELINE_PREFIX), writer.close(), "set-baseline", **meta)
+    lake.delete_prefix(staging)
+    return {**meta, "rows": marker["rows"]}
 
 
 def main(argv: list[str] | None = None) -> int:

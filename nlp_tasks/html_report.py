@@ -18,7 +18,7 @@ import io
 import json
 import logging
 
-from . import layout
+from . import layout, partitions
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +32,34 @@ def html_report(day: str) -> str:
 
 
 # -- data -------------------------------------------------------------------------------
-def _published_days(lake, table: str) -> list[str]:
-    out = []
-    for d in lake.list_dirs(lake.uri("reports", table)):
-        name = d.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith("dt=") and lake.exists(d + "/_SUCCESS"):
-            try:
-                layout.check_date(name[3:])
-            except ValueError:
-                continue
-            out.append(name[3:])
-    return sorted(out)
-
-
 def _read_partition(lake, table: str, day: str, columns: list[str] | None = None):
-    import pyarrow as pa
+    """A small published table of the day (summary, drift, comparison), or None."""
+    return partitions.read(lake, lake.uri(layout.report(table, day)), columns)
 
-    prefix = lake.uri(layout.report(table, day))
-    if not lake.exists(prefix + "/_SUCCESS"):
-        return None
-    parts = [lake.read_parquet(f) for f in lake.list_files(prefix, (".parquet",))]
-    if not parts:
-        return None
-    t = pa.concat_tables(parts, promote_options="permissive")
-    return t.select([c for c in columns if c in t.column_names]) if columns else t
+
+def score_sample(lake, files: list[str], k: int, seed: int = 7):
+    """At most ``k`` scores drawn uniformly from the files, read a batch at a time: each score
+    gets a seeded random key and the k smallest keys are kept, so memory is k plus one batch
+    whatever the size of the days."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    kept_keys, kept = np.zeros(0), np.zeros(0)
+    for uri in files:
+        for batch in partitions.batches(lake, uri, ["score"]):
+            if "score" not in batch.schema.names or batch.num_rows == 0:
+                continue
+            s = batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+            kept_keys = np.concatenate([kept_keys, rng.random(len(s))])
+            kept = np.concatenate([kept, s])
+            if len(kept) > k:
+                top = np.argpartition(kept_keys, k)[:k]
+                kept_keys, kept = kept_keys[top], kept[top]
+    return kept[~np.isnan(kept)]
 
 
 def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: int = 50_000) -> dict:
     """Everything the page shows, as plain Python/numpy values (no text)."""
-    import numpy as np
-
     from . import drift as D
     from .pipeline import Run, reference_days
 
@@ -69,7 +67,7 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     end = dt.date.fromisoformat(day)
     start = end - dt.timedelta(days=history_days - 1)
     history = []
-    for d in _published_days(lake, "summary"):
+    for d in partitions.published_days(lake, lake.uri("reports", "summary")):
         if start <= dt.date.fromisoformat(d) <= end:
             t = _read_partition(lake, "summary", d)
             if t is None:
@@ -82,26 +80,14 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     drift_t = _read_partition(lake, "drift", day)
     drift_rows = drift_t.to_pylist() if drift_t is not None else []
 
-    def scores(table) -> "np.ndarray":
-        if table is None or table.num_rows == 0:
-            return np.zeros(0)
-        a = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-        if len(a) > max_scores:
-            a = a[np.random.default_rng(7).choice(len(a), max_scores, replace=False)]
-        return a
-
-    today = _read_partition(lake, "sentiment", day, ["score"])
-    dists = {"today": scores(today)}
+    dists = {"today": score_sample(lake, D.report_day_files(lake, day) or [], max_scores)}
     ref_days = reference_days(Run(lake, day, "html-report"), window)
-    ref_tables = [_read_partition(lake, "sentiment", d, ["score"]) for d in ref_days]
-    ref_tables = [t for t in ref_tables if t is not None]
-    if ref_tables:
-        import pyarrow as pa
-
-        dists[f"rolling_{window}d ({ref_days[0]}..{ref_days[-1]})"] = scores(pa.concat_tables(ref_tables))
-    base = D.read_baseline(lake)
+    ref_files = [f for d in ref_days for f in D.report_day_files(lake, d) or []]
+    if ref_files:
+        dists[f"rolling_{window}d ({ref_days[0]}..{ref_days[-1]})"] = score_sample(lake, ref_files, max_scores)
+    base = D.baseline_files(lake)
     if base is not None and base[1].get("dt") != day:
-        dists[f"baseline ({base[1].get('dt')})"] = scores(base[0])
+        dists[f"baseline ({base[1].get('dt')})"] = score_sample(lake, base[0], max_scores)
     manifest = None
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):

@@ -18,7 +18,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from . import layout
+from . import layout, partitions
 from .sentiment import stats
 
 LABELS = ("negative", "neutral", "positive")
@@ -223,9 +223,9 @@ def read_window(lake, start: str, end: str) -> list[dict]:
     day = d0
     while day <= d1:
         prefix = layout.report("model_comparison", day.isoformat())
-        if lake.exists(lake.uri(prefix, "_SUCCESS")):
-            t = lake.read_parquet(lake.uri(prefix, "part-00000.parquet")).to_pylist()
-            out.extend({**r, "dt": day.isoformat()} for r in t if r["scope"] == "overall")
+        t = partitions.read(lake, lake.uri(prefix))
+        if t is not None:
+            out.extend({**r, "dt": day.isoformat()} for r in t.to_pylist() if r["scope"] == "overall")
         day += dt.timedelta(days=1)
     return out
 

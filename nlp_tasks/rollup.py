@@ -9,10 +9,9 @@ agreement by rated rows; counts are sums.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
-from . import layout
+from . import layout, partitions
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +65,12 @@ def read_summaries(lake, days: list[str]):
 
     frames = []
     for d in days:
-        prefix = lake.uri(layout.report("summary", d))
-        if not lake.exists(prefix + "/_SUCCESS"):
+        table = partitions.read(lake, lake.uri(layout.report("summary", d)))
+        if table is None:
             continue
-        for f in lake.list_files(prefix, (".parquet",)):
-            df = lake.read_parquet(f).to_pandas()
-            df["dt"] = d
-            frames.append(df)
+        df = table.to_pandas()
+        df["dt"] = d
+        frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -143,21 +141,13 @@ def rollup_week(lake, day: str, run_id: str = "") -> dict:
         log.warning("no published summary in %s: rollup not written", week)
         return {"week": week, "days": [], "uri": None}
     table = aggregate(df, week, run_id)
-    uri = prefix + "/part-00000.parquet"
-    lake.write_parquet(table, uri)
-    for stale in lake.list_files(prefix):
-        if stale != uri:
-            lake.delete(stale)
     present = sorted(df["dt"].unique().tolist())
-    lake.write_text(prefix + "/_SUCCESS", json.dumps({"run_id": run_id, "rows": table.num_rows, "days": present}) + "\n")
+    partitions.write(lake, prefix, table, run_id, days=present)
+    uri = prefix + "/" + partitions.SINGLE
     log.info("rollup %s from %d days (%s): %d rows", week, len(present), ",".join(present), table.num_rows)
     return {"week": week, "days": present, "uri": uri, "rows": table.num_rows}
 
 
 def latest_summary_day(lake) -> str | None:
-    days = []
-    for d in lake.list_dirs(lake.uri("reports", "summary")):
-        name = d.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith("dt=") and lake.exists(d + "/_SUCCESS"):
-            days.append(name[3:])
-    return max(days) if days else None
+    days = partitions.published_days(lake, lake.uri("reports", "summary"))
+    return days[-1] if days else None

@@ -13,8 +13,8 @@ import time
 
 import pyarrow as pa
 
-from . import layout, model_comparison
-from .pipeline import Run, commit_partition, load_engine
+from . import layout, model_comparison, partitions
+from .pipeline import Run, load_engine
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,7 @@ def _compare(run: Run, prefix: str, champion: str, challenger: dict, scored: lis
     classes = next((tuple(s["classes"]) for s in good if s.get("classes")), ())
     on = model_comparison.compared_on(registry.classes_of(lake, champion), classes) if good else None
     table = model_comparison.build_table(counts if good else None, versions, on, status, fraction, run.run_id)
-    staged = lake.uri(layout.staging(run.day, run.run_id), "model_comparison", "part-00000.parquet")
-    lake.write_parquet(table, staged)
-    commit_partition(lake, staged, prefix, table.num_rows, run.run_id)
-    lake.delete(staged)
+    partitions.write(lake, lake.uri(prefix), table, run.run_id)
     overall = [r for r in table.to_pylist() if r["scope"] == "overall"]
     brief = {r["role"]: {k: r[k] for k in ("model_version", "rows", "accuracy_binary", "accuracy_3class")} for r in overall}
     log.info("model comparison %s: %s, %s", run.day, status, brief)

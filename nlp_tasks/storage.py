@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -243,8 +244,13 @@ class Lake:
 
     def copy(self, src_uri: str, dst_uri: str) -> None:
         if not self.is_s3:
-            os.makedirs(os.path.dirname(self.path(dst_uri)), exist_ok=True)
-            self.write_bytes(dst_uri, self.read_bytes(src_uri))
+            # Streamed to a temporary name, then renamed: atomic, and a file of any size
+            # costs a buffer of memory, not its size.
+            dst = self.path(dst_uri)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(dst), f".tmp-{uuid.uuid4().hex}-{os.path.basename(dst)}")
+            shutil.copyfile(self.path(src_uri), tmp)
+            os.replace(tmp, dst)
             return
         self.fs.copy_file(self.path(src_uri), self.path(dst_uri))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nlp_tasks import layout  # noqa: E402
+from nlp_tasks import layout, partitions  # noqa: E402
 from nlp_tasks.sample_data import write_day  # noqa: E402
 from nlp_tasks.storage import Lake, S3Options  # noqa: E402
 
@@ -88,7 +88,7 @@ def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
         n = max(m["rows_reported"], 1)
         lab = m["labels"]
         # The summary's overall row: how often the label matches the review's stars.
-        summary = lake.read_parquet(lake.uri(layout.report("summary", d), "part-00000.parquet")).to_pylist()
+        summary = partitions.read(lake, lake.uri(layout.report("summary", d))).to_pylist()
         agree = next((r["rating_agreement"] for r in summary if r["scope"] == "overall"), None)
         rows.append(
             [
@@ -161,7 +161,7 @@ def main() -> None:
     print()
     if challenger:
         show_comparison(lake, days, challenger)
-    print(f"reports:    {lake.uri('reports/sentiment')}/dt=YYYY-MM-DD/part-00000.parquet")
+    print(f"reports:    {lake.uri('reports/sentiment')}/dt=YYYY-MM-DD/ (the files its _SUCCESS lists)")
     print(f"summary:    {lake.uri('reports/summary')}/   drift: {lake.uri('reports/drift')}/")
     print(f"quarantine: {lake.uri('quarantine')}/   manifests: {lake.uri('manifests')}/")
     if not lake.is_s3:

@@ -12,7 +12,7 @@ import subprocess
 import pyarrow.dataset as ds
 import pytest
 
-from nlp_tasks import layout
+from nlp_tasks import layout, partitions
 from nlp_tasks.pipeline import shard_sizes
 from nlp_tasks.sample_data import write_day
 
@@ -41,7 +41,7 @@ def run_dag(env: dict, day: str, conf: dict, succeed: bool = True) -> str:
 
 
 def read(lake, prefix: str):
-    return lake.read_parquet(lake.uri(prefix, "part-00000.parquet"))
+    return partitions.read(lake, lake.uri(prefix))
 
 
 def partition_files(lake, prefix: str) -> list[str]:

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from nlp_tasks import layout
+from nlp_tasks import layout, partitions
 from nlp_tasks.sample_data import write_day
 
 from .conftest import DAG_ID, INFERENCE_POOL
@@ -80,8 +80,8 @@ def snapshot(lake, day: str) -> dict:
     """Everything a day publishes, minus what legitimately differs between runs (run_id, time)."""
     out = {}
     for table in TABLES:
-        out[table] = lake.read_parquet(lake.uri(layout.report(table, day), "part-00000.parquet")).drop_columns(["run_id"])
-    out["quarantine"] = lake.read_parquet(lake.uri(layout.quarantine(day), "part-00000.parquet")).drop_columns(["run_id"])
+        out[table] = partitions.read(lake, lake.uri(layout.report(table, day))).drop_columns(["run_id"])
+    out["quarantine"] = partitions.read(lake, lake.uri(layout.quarantine(day))).drop_columns(["run_id"])
     manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
     # Drift fields included: a day's drift does not depend on the order days were published in.
     out["manifest"] = {k: v for k, v in manifest.items() if k not in ("run_id", "published_at", "data_docs", "run_summary")}
@@ -186,7 +186,7 @@ def check_settled_drift(lake, days: list[str], model_dir) -> None:
     from nlp_tasks import drift as D
 
     for i, day in enumerate(days):
-        rows = lake.read_parquet(lake.uri(layout.report("drift", day), "part-00000.parquet"))
+        rows = partitions.read(lake, lake.uri(layout.report("drift", day)))
         rolling = [r for r in rows.to_pylist() if r["reference"] == "rolling_7d"]
         assert {r["reference_days"] for r in rolling} == {",".join(days[:i])}, (day, rolling[0]["reference_days"])
         if i:  # something was really compared
@@ -195,7 +195,7 @@ def check_settled_drift(lake, days: list[str], model_dir) -> None:
         assert table.equals(rows), f"{day}: the published drift is not what the final partitions give"
         manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
         assert manifest["reference_days"] == days[:i] and manifest["drift_verdict"] == result["verdict"]
-        summary = lake.read_parquet(lake.uri(layout.report("summary", day), "part-00000.parquet"))
+        summary = partitions.read(lake, lake.uri(layout.report("summary", day)))
         assert set(summary.column("drift_verdict").to_pylist()) == {result["verdict"]}
 
 
@@ -256,10 +256,10 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
         assert manifest["rows_quarantined"] == seed["expected_bad"]
         for f in manifest["files"]:
             assert f["records"] == f["reported"] + f["quarantined"], f
-        report = s3_lake.read_parquet(s3_lake.uri(layout.report("sentiment", day), "part-00000.parquet"))
+        report = partitions.read(s3_lake, s3_lake.uri(layout.report("sentiment", day)))
         assert report.num_rows == seed["records"] - seed["expected_bad"]
         assert set(report.column("run_id").to_pylist()) == {by_day[day]["dag_run_id"]}
-        summary = s3_lake.read_parquet(s3_lake.uri(layout.report("summary", day), "part-00000.parquet")).to_pylist()
+        summary = partitions.read(s3_lake, s3_lake.uri(layout.report("summary", day))).to_pylist()
         overall = [s for s in summary if s["scope"] == "overall"]
         assert len(overall) == 1 and overall[0]["rows_in"] == seed["records"]
         assert overall[0]["rows_reported"] + overall[0]["rows_quarantined"] == seed["records"]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from nlp_tasks import alerts, layout, pipeline
+from nlp_tasks import alerts, layout, partitions, pipeline
 from nlp_tasks.drift import (
     CONTINUOUS,
     FEATURES,
@@ -382,7 +382,7 @@ def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch)
     monkeypatch.setattr(D, "report_features", features)
     monkeypatch.setattr(Lake, "read_parquet", whole)
     monkeypatch.setattr(D, "read_report_day", whole)
-    monkeypatch.setattr(pipeline, "_read_many", whole)
+    monkeypatch.setattr(partitions, "read", whole)
     res = pipeline.drift(run, uris, max_sample=k, use_baseline=False)
     monkeypatch.undo()
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 from nlp_tasks import drift as D
-from nlp_tasks import layout, pipeline
-from nlp_tasks.schema import QUARANTINE
+from nlp_tasks import layout, partitions, pipeline
+from nlp_tasks import publish as publishing
 from nlp_tasks.storage import Lake
 from tests.unit.test_drift import _report
 
@@ -31,8 +31,7 @@ def _reports() -> dict:
 
 
 def _commit(lake, prefix: str, table) -> None:
-    lake.write_parquet(table, lake.uri(prefix, "part-00000.parquet"))
-    lake.write_text(lake.uri(prefix, "_SUCCESS"), json.dumps({"run_id": "x", "rows": table.num_rows}) + "\n")
+    partitions.write(lake, lake.uri(prefix), table, "x")
 
 
 def publish(lake, day: str, report, settle: bool = True) -> list[dict]:
@@ -40,7 +39,7 @@ def publish(lake, day: str, report, settle: bool = True) -> list[dict]:
     uri = run.work("scored", "part-00000.parquet")
     lake.write_parquet(report.sort_by([("score", "descending")]), uri)  # shard order != report order
     res = pipeline.drift(run, [uri], threshold=0.1, alpha=0.05)
-    summary = pipeline.build_summary(run, report, QUARANTINE.empty_table(), report.num_rows, {}, res["verdict"])
+    summary = publishing.build_summary(run.run_id, report, report.num_rows, 0, res["verdict"])
     _commit(lake, layout.report("sentiment", day), report)
     _commit(lake, layout.report("drift", day), lake.read_parquet(res["uri"]))
     _commit(lake, layout.report("summary", day), summary)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp_tasks import html_report, layout, pipeline
-from nlp_tasks.schema import QUARANTINE
+from nlp_tasks import html_report, layout, partitions, pipeline
+from nlp_tasks import publish as publishing
 from tests.unit.test_drift import _report, publish_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,11 +25,9 @@ def publish_day(lake, day, rng, long=False):
     uri = run.work("scored", "part-00000.parquet")
     lake.write_parquet(report, uri)
     drift = pipeline.drift(run, [uri])
-    summary = pipeline.build_summary(run, report, QUARANTINE.empty_table(), 310, {}, drift["verdict"])
+    summary = publishing.build_summary(run.run_id, report, 310, 10, drift["verdict"])
     for table, t in (("summary", summary), ("drift", lake.read_parquet(drift["uri"]))):
-        prefix = lake.uri(layout.report(table, day))
-        lake.write_parquet(t, prefix + "/part-00000.parquet")
-        lake.write_text(prefix + "/_SUCCESS", "{}\n")
+        partitions.write(lake, lake.uri(layout.report(table, day)), t, run.run_id)
     publish_report(lake, day, report)
     return summary
 

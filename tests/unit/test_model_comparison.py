@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from nlp_tasks import layout, model_comparison as mc
-from nlp_tasks.pipeline import commit_partition
+from nlp_tasks import layout, partitions
+from nlp_tasks import model_comparison as mc
 from nlp_tasks.sentiment import registry, stats
 
 
@@ -202,9 +202,7 @@ def _write_day(lake, day, rows):
     import pyarrow as pa
 
     t = pa.Table.from_pylist([{k: r.get(k) for k in mc.SCHEMA.names} for r in rows], schema=mc.SCHEMA)
-    staged = lake.uri("_staging", day, "part-00000.parquet")
-    lake.write_parquet(t, staged)
-    commit_partition(lake, staged, layout.report("model_comparison", day), t.num_rows, "r")
+    partitions.write(lake, lake.uri(layout.report("model_comparison", day)), t, "r")
 
 
 def test_promote_if_better_moves_production_only_on_the_evidence(three_versions):

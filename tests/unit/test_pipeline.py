@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from nlp_tasks import layout, pipeline
+from nlp_tasks import layout, partitions, pipeline
+from nlp_tasks import publish as publishing
 from nlp_tasks.sample_data import write_day
 
 
@@ -27,7 +28,7 @@ def stages(run, model_dir, shard_rows=20):
 
 def run_all(run, model_dir, shard_rows=20):
     args = stages(run, model_dir, shard_rows)
-    return pipeline.publish(run, *args, max_invalid_fraction=0.5), args[0]
+    return publishing.publish(run, *args, max_invalid_fraction=0.5), args[0]
 
 
 def test_stages_end_to_end_on_a_local_lake(run, model_dir):
@@ -38,7 +39,7 @@ def test_stages_end_to_end_on_a_local_lake(run, model_dir):
     assert summary["rows_reported"] == seed["records"] - seed["expected_bad"]
     # XCom payloads are small: URIs and counts only.
     assert len(json.dumps(ingested)) < 5000 and "text" not in json.dumps(summary)
-    report = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    report = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
     assert "text" not in report.column_names and "text_redacted" in report.column_names
     assert not run.lake.list_files(run.work())
 
@@ -46,7 +47,7 @@ def test_stages_end_to_end_on_a_local_lake(run, model_dir):
 def test_empty_day_publishes_an_empty_report(run, model_dir):
     summary, _ = run_all(run, model_dir)
     assert summary["rows_in"] == 0 and summary["rows_reported"] == 0 and summary["drift_verdict"] == "no_reference"
-    report = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    report = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
     assert report.num_rows == 0 and "label" in report.column_names
 
 
@@ -54,16 +55,16 @@ def test_lost_rows_fail_the_publish(run, model_dir):
     write_day(run.lake, run.day, n_reviews=20)
     ingested, validated, redacted, scored, drift = stages(run, model_dir)
     ingested[0]["records"] += 1  # a row that went nowhere
-    with pytest.raises(pipeline.ReconciliationError, match="read"):
-        pipeline.publish(run, ingested, validated, redacted, scored, drift)
+    with pytest.raises(publishing.ReconciliationError, match="read"):
+        publishing.publish(run, ingested, validated, redacted, scored, drift)
     assert not run.lake.exists(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS"))
 
 
 def test_too_many_invalid_rows_fail_after_publishing_the_quarantine(run, model_dir):
     write_day(run.lake, run.day, n_reviews=20)  # 6 bad records out of ~28
     args = stages(run, model_dir)
-    with pytest.raises(pipeline.TooManyInvalidRows, match=r"worst files: reviews-web.jsonl \(\d+/\d+\)"):
-        pipeline.publish(run, *args, max_invalid_fraction=0.05)
+    with pytest.raises(publishing.TooManyInvalidRows, match=r"worst files: reviews-web.jsonl \(\d+/\d+\)"):
+        publishing.publish(run, *args, max_invalid_fraction=0.05)
     assert run.lake.exists(run.lake.uri(layout.quarantine(run.day), "_SUCCESS"))
     assert not run.lake.exists(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS"))
     manifest = json.loads(run.lake.read_text(run.lake.uri(layout.manifest(run.day))))
@@ -90,7 +91,7 @@ class FailingLake:
 def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_retry_completes(run, model_dir):
     write_day(run.lake, run.day, n_reviews=40)
     first, _ = run_all(run, model_dir)
-    old = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    old = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
 
     # The second attempt's input differs (one more review), so old and new are distinguishable.
     rerun = pipeline.Run(run.lake, run.day, "manual__second")
@@ -100,16 +101,16 @@ def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_ret
     ingested, validated, redacted, scored, drift = stages(rerun, model_dir)
     broken = pipeline.Run(FailingLake(run.lake, fail_on_copy=1), run.day, rerun.run_id)
     with pytest.raises(OSError, match="injected"):
-        pipeline.publish(broken, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
+        publishing.publish(broken, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
     # Readers still see a whole partition: the old sentiment report, untouched.
-    now = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    now = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
     assert now.equals(old)
     marker = json.loads(run.lake.read_text(run.lake.uri(layout.report("sentiment", run.day), "_SUCCESS")))
     assert marker["run_id"] == run.run_id
     # The retry (same run, same inputs) completes it.
-    done = pipeline.publish(rerun, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
+    done = publishing.publish(rerun, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
     assert done["rows_reported"] == first["rows_reported"] + 1
-    new = run.lake.read_parquet(run.lake.uri(layout.report("sentiment", run.day), "part-00000.parquet"))
+    new = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
     assert "late-1" in new.column("review_id").to_pylist()
     assert not run.lake.list_files(run.lake.uri("_staging")) and not run.lake.list_files(run.lake.uri("_work"))
 
@@ -159,12 +160,21 @@ def test_score_reads_title_and_text_and_writes_all_three_probabilities(run, mode
 
 
 def test_rating_agreement_and_its_binary_twin():
+    import pyarrow as pa
+
     ratings = [1, 2, 3, 4, 5, 5, None]
     labels = ["negative", "neutral", "neutral", "positive", "positive", "negative", "positive"]
-    assert pipeline._rating_agreement(ratings, labels) == pytest.approx(4 / 6)
+    report = pa.table({
+        "product_id": ["p"] * 7, "label": labels, "score": [0.5] * 7, "rating": pa.array(ratings, pa.int8()),
+        "pii_entities": pa.array([0] * 7, pa.int32()), "source_file": ["f"] * 7, "model_version": ["m"] * 7,
+        **{f"pii_{t}": pa.array([0] * 7, pa.int32()) for t in ("email", "phone", "card", "ssn", "ip", "iban")},
+    })
+    overall = publishing.build_summary("r", report, 7, 0, "ok").to_pylist()[0]
+    assert overall["rating_agreement"] == pytest.approx(4 / 6) and overall["rows_rated"] == 6
     # 3 stars and unrated rows are left out; a neutral label on a 2-star review is a miss.
-    assert pipeline._rating_agreement_binary(ratings, labels) == pytest.approx(3 / 5)
-    assert pipeline._rating_agreement_binary([3, None], ["neutral", "positive"]) is None
+    assert overall["rating_agreement_binary"] == pytest.approx(3 / 5)
+    only = publishing.build_summary("r", report.slice(2, 1), 1, 0, "ok").to_pylist()[0]
+    assert only["rating_agreement"] == 1.0 and only["rating_agreement_binary"] is None
 
 
 def test_a_three_class_model_ignores_the_neutral_band_and_says_so(run, model_dir, caplog):

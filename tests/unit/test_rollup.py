@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from nlp_tasks import layout, rollup
-from nlp_tasks.pipeline import SUMMARY_SCHEMA
+from nlp_tasks.publish import SUMMARY_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 
