@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DAY = "2026-06-01"
-STAGES = ["discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "score", "drift", "publish"]
+STAGES = ["discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "score", "drift", "publish"]
 
 
 def airflow_env(home: Path) -> dict:

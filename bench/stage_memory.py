@@ -17,7 +17,10 @@ the first of them is also the run's ``baseline_date``. The preparation is not me
 then runs with the built model's tokenizer (``--tokenizer``) for the [UNK]-share feature.
 
 Issue 19's target is a peak RSS under 1.5 GB for every task whatever the day's size: ingest
-streams (one shard of rows in memory); validate still reads the whole day (next step).
+streams (one shard of rows in memory). ``validate`` runs as the DAG runs it: the plan, each
+validate_batch in a process of its own (one after the other), then the reducer (finish_validate);
+its columns are the seconds summed over those processes, the number of batches, the largest
+batch task's peak RSS and the reducer's seconds and peak RSS.
 """
 from __future__ import annotations
 
@@ -118,25 +121,59 @@ def run_stage(stage: str, root: Path, arg: str) -> dict:
 def child(stage: str, root: str, arg: str) -> None:
     import resource
 
-    from nlp_tasks import pipeline
+    from nlp_tasks import pipeline, validate_day
     from nlp_tasks.storage import Lake
 
     run = pipeline.Run(Lake("file://" + root), DAY, "bench")
     t0 = time.perf_counter()
     if stage == "ingest":
         out = pipeline.ingest(run, arg, 0, pipeline.DEFAULT_SHARD_ROWS)
-    elif stage == "validate":
-        out = pipeline.validate(run, json.loads(Path(arg).read_text()), pipeline.DEFAULT_SHARD_ROWS)
+    elif stage == "validate_plan":
+        out = {"batches": validate_day.plan_batches(json.loads(Path(arg).read_text()))}
+    elif stage == "validate_batch":
+        out = validate_day.validate_batch(run, json.loads(Path(arg).read_text()))
+    elif stage == "validate":  # the reducer: the DAG's validate task
+        job = json.loads(Path(arg).read_text())
+        out = validate_day.finish_validate(run, job["ingested"], job["batches"], pipeline.DEFAULT_SHARD_ROWS)
     elif stage == "drift":
         job = json.loads(Path(arg).read_text())
         out = pipeline.drift(run, job["scored"], tokenizer=job["tokenizer"], baseline_date=job["baseline_date"])
         out["reference"] = ",".join(out["reference_days"])
     else:
         raise SystemExit(f"unknown stage {stage}")
-    out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference")}
+    if stage not in ("validate_plan", "validate_batch"):  # those go on whole to the next task
+        out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference")}
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
+
+
+def run_validate(root: Path, tmp: Path, ingested: Path) -> dict:
+    """Validate as the DAG runs it, each task in a process of its own: the plan, every
+    validate_batch, then the reducer. Returns the reducer's result with the tasks' figures."""
+    plan = run_stage("validate_plan", root, str(ingested))
+    batches = []
+    for b in plan["batches"]:
+        job = tmp / f"validate-batch-{b['index']:05d}.json"
+        job.write_text(json.dumps(b))
+        batches.append(run_stage("validate_batch", root, str(job)))
+    job = tmp / "validate-finish.json"
+    job.write_text(json.dumps({"ingested": json.loads(ingested.read_text()), "batches": batches}))
+    res = run_stage("validate", root, str(job))
+    return {
+        **res,
+        "batches": len(batches),
+        "batch_mb": max((b["peak_rss_mb"] for b in batches), default=0.0),
+        "finish_s": res["seconds"],
+        "finish_mb": res["peak_rss_mb"],
+        "seconds": plan["seconds"] + sum(b["seconds"] for b in batches) + res["seconds"],
+    }
+
+
+def header(stage: str) -> str:
+    if stage == "validate":
+        return f"{'validate s':>12} {'batches':>8} {'batch MB':>12} {'finish s':>12} {'finish MB':>12}"
+    return f"{stage + ' s':>12} {stage + ' MB':>12}"
 
 
 def main() -> None:
@@ -154,7 +191,7 @@ def main() -> None:
     stages = args.stages.split(",")
     if "drift" in stages:
         print(f"drift: made-up scores (no model), {args.reference_days} published reference days of N rows each")
-    print(f"{'N':>9} {'raw MB':>8} " + " ".join(f"{s + ' s':>12} {s + ' MB':>12}" for s in stages))
+    print(f"{'N':>9} {'raw MB':>8} " + " ".join(header(s) for s in stages))
     for n in args.sizes:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             root = Path(tmp) / "lake"
@@ -169,8 +206,12 @@ def main() -> None:
                     # What the DAG hands validate: ingest's result per object.
                     ingested.write_text(json.dumps([res]))
                 elif stage == "validate":
-                    res = run_stage("validate", root, str(ingested))
+                    res = run_validate(root, Path(tmp), ingested)
                     validated = res
+                    cells.append(
+                        f"{res['seconds']:12.1f} {res['batches']:8d} {res['batch_mb']:12.0f} {res['finish_s']:12.1f} {res['finish_mb']:12.0f}"
+                    )
+                    continue
                 elif stage == "drift":
                     job = Path(tmp) / "drift.json"
                     base = (date.fromisoformat(DAY) - timedelta(days=args.reference_days)).isoformat() if args.reference_days else None

@@ -1,6 +1,7 @@
 """Nightly sentiment over the day's raw reviews and PDFs.
 
-discover -> ingest (one mapped task per raw object) -> validate (GX, whole day) ->
+discover -> ingest (one mapped task per raw object) -> validate (GX, one mapped task per
+batch of shards, then review_id uniqueness across the day) ->
 redact PII (mapped per shard) -> score with ONNX Runtime (mapped per shard) -> KS drift ->
 publish (reconcile counts, replace the day's report partitions, mark them _SUCCESS).
 
@@ -251,15 +252,37 @@ def review_sentiment_nightly():
             out["result"] = pipeline.ingest(run, uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
             return out["result"]
 
-    # A day with no input maps ingest/redact/score over nothing (they are skipped); the
-    # downstream stages still run, so the day gets its empty report and says so.
+    # A day with no input maps ingest/validate_batch/redact/score over nothing (they are
+    # skipped); the downstream stages still run, so the day gets its empty report and says so.
+    # Validate scales out (nlp_tasks.validate_day): the day's shards are planned into batches of
+    # ~100,000 rows (400 mapped tasks at 10 GB a night, under max_map_length's 1024), each
+    # validated by a validate_batch task; then validate checks review_id uniqueness across the
+    # day a hash range at a time and writes the balanced validated shards (at most 1,000).
     @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def validate(ingested: list[dict]) -> dict:
-        from nlp_tasks import pipeline
+    def validate_plan(ingested: list[dict]) -> list[dict]:
+        from nlp_tasks import validate_day
+
+        with _stage("validate_plan"):
+            return validate_day.plan_batches(_materialise(ingested))
+
+    @task(max_active_tis_per_dagrun=8)
+    def validate_batch(batch: dict) -> dict:
+        from nlp_tasks import validate_day
+
+        with _stage("validate_batch", f"batch-{batch['index']:05d}") as (run, out):
+            out["result"] = validate_day.validate_batch(run, batch)
+            return out["result"]
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def validate(ingested: list[dict], batches: list[dict]) -> dict:
+        from nlp_tasks import validate_day
 
         with _stage("validate") as (run, out):
-            out["result"] = pipeline.validate(run, _materialise(ingested), get_current_context()["params"]["shard_rows"])
-            return out["result"]
+            done = _materialise(batches)
+            out["result"] = validate_day.finish_validate(run, _materialise(ingested), done, get_current_context()["params"]["shard_rows"])
+        # The stage's peak for the run summary: the largest of its tasks', batches included.
+        out["result"]["peak_rss_mb"] = max([out["result"]["peak_rss_mb"], *(b.get("peak_rss_mb") or 0 for b in done)])
+        return out["result"]
 
     @task
     def shards_of(validated: dict) -> list[str]:
@@ -403,7 +426,7 @@ def review_sentiment_nightly():
     checked >> [files, model]
     challenger = resolve_challenger(model)
     ingested = ingest.expand(uri=files)
-    validated = validate(ingested)
+    validated = validate(ingested, validate_batch.expand(batch=validate_plan(ingested)))
     redacted = redact.expand(shard=shards_of(validated))
     shards = redacted_shards(redacted)
     scored = score.partial(model_version=model).expand(shard=shards)

@@ -43,14 +43,17 @@ def test_dag_files_import_no_heavy_libraries(path, tmp_path):
 
 def test_nightly_dag_shape(dagbag):
     dag = dagbag.dags["review_sentiment_nightly"]
-    assert set(dag.task_ids) == {"check_data_root", "discover", "resolve_model", "ingest", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
+    assert set(dag.task_ids) == {"check_data_root", "discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     mapped = {t for t in dag.task_ids if isinstance(dag.get_task(t), MappedOperator)}
-    assert mapped == {"ingest", "redact", "score", "shadow_score"}
+    assert mapped == {"ingest", "validate_batch", "redact", "score", "shadow_score"}
+    # The reducer runs on a day without input too (its batches skipped): the empty report.
+    assert dag.get_task("validate").trigger_rule == "none_failed"
+    assert dag.get_task("validate").upstream_task_ids == {"ingest", "validate_batch"}
     assert not dag.catchup
     # The allow-list check comes first, before anything reads or writes, and is never retried.
     check = dag.get_task("check_data_root")
