@@ -43,6 +43,22 @@ def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
     assert {"review_id", "text", "rating", "created_at"} <= failing
 
 
+def test_a_bad_row_that_repeats_an_id_gets_both_reasons_the_duplicate_first():
+    """GX reports review_id's results first: the order nlp_tasks.validate_day gives too."""
+    t = rows(
+        {"review_id": "a", "text": "fine", "source_file": "a.jsonl", "source_row": 1},
+        {"review_id": "a", "text": " ", "rating": "9", "source_file": "a.jsonl", "source_row": 2},
+        {"review_id": "b", "text": "bad stars first", "rating": "0", "source_file": "a.jsonl", "source_row": 3},
+        {"review_id": "b", "text": "a valid twin of a rejected row", "source_file": "b.csv", "source_row": 1},
+    )
+    res = validate(t, day="2026-01-01")
+    why = {(r["source_file"], r["source_row"]): r["reason"] for r in res.rejects}
+    assert why[("a.jsonl", 2)] == "duplicate review_id; empty text; rating not an integer in 1..5"
+    # A rejected row still counts as the first seen: its later twin is the duplicate.
+    assert why[("a.jsonl", 3)] == "rating not an integer in 1..5" and why[("b.csv", 1)] == "duplicate review_id"
+    assert res.valid.column("review_id").to_pylist() == ["a"]
+
+
 def test_empty_day_validates_to_nothing():
     res = validate(INGESTED.empty_table())
     assert res.valid.num_rows == 0 and res.rejects == []
