@@ -3,15 +3,16 @@
 discover -> ingest (one mapped task per raw object) -> validate (GX, one mapped task per
 batch of shards, then review_id uniqueness across the day) ->
 redact PII (mapped per shard) -> score with ONNX Runtime (mapped per shard) -> KS drift ->
-publish (reconcile counts, replace the day's report partitions, mark them _SUCCESS).
+publish (reconcile counts, replace the day's report partitions, mark each complete with a
+`_SUCCESS` object).
 
 With a challenger model set (the registry's ``challenger`` alias, or the ``challenger_version``
 Param), shadow_score scores the same shards beside score, and compare_models writes
 ``reports/model_comparison/dt=D/``; neither can fail the night or touch the other reports.
 
 ``data_root`` must be the default root or lie under an entry of ``$NLP_TASKS_ALLOWED_ROOTS``
-(nlp_tasks.roots); otherwise the first task, check_data_root, fails the run before anything is
-read or written.
+(nlp_tasks.roots); otherwise check_data_root fails the run before anything is read or written.
+Before it, check_params fails the run at once if ``neutral_low`` is not below ``neutral_high``.
 
 A run for logical date D reads ``{data_root}/raw/*/dt=D/`` and replaces exactly
 ``{data_root}/reports/*/dt=D/`` and ``{data_root}/quarantine/dt=D/``. Tasks exchange URIs
@@ -42,6 +43,24 @@ DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path
 # Inference can be sent to a GPU worker by setting its queue (CeleryExecutor) and pool.
 INFERENCE_QUEUE = os.environ.get("NLP_TASKS_INFERENCE_QUEUE", "default")
 INFERENCE_POOL = os.environ.get("NLP_TASKS_INFERENCE_POOL", "default_pool")
+
+# Sections of the trigger form, in this order.
+S_STORAGE, S_MODEL, S_VALIDATION, S_DRIFT, S_COST = "Data and storage", "Model", "Validation", "Drift and alerts", "Cost"
+# One address, or several separated by commas: name@host.tld, no spaces inside an address.
+_EMAIL = r"[^@\s,]+@[^@\s,]+\.[^@\s,]+"
+EMAIL_LIST = rf"^\s*{_EMAIL}(\s*,\s*{_EMAIL})*\s*$"
+
+
+def params_problems(params) -> list[str]:
+    """What is wrong with a run's Params beyond what their JSON Schema checks (one field at a
+    time): the neutral band must be a band. Empty when all is well."""
+    low, high = params.get("neutral_low"), params.get("neutral_high")
+    if low is not None and high is not None and not low < high:
+        return [
+            f"neutral_low ({low:g}) must be below neutral_high ({high:g}): P(positive) in [neutral_low, neutral_high) "
+            "is neutral for a binary model, so the band would be empty or inverted"
+        ]
+    return []
 
 
 def _run():
@@ -157,51 +176,148 @@ def _s3_options(conn_id: str):
     default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30), "execution_timeout": dt.timedelta(hours=2)},
     tags=["nlp", "reviews", "sentiment"],
     doc_md=__doc__,
+    # The trigger form: every Param has a title and a section, dates get a date picker and are
+    # checked as dates, enums are typed (the form then refuses an emptied dropdown) and the
+    # e-mail list must look like one. One rule JSON Schema cannot say (neutral_low <
+    # neutral_high) is check_params's, the first task: it fails the run at once, saying why.
     params={
         "data_root": Param(
             DEFAULT_DATA_ROOT,
             type="string",
+            minLength=1,
+            title="Data root",
             description="s3://bucket/prefix or file:///path of the data lake: the default root, or one under an entry of $NLP_TASKS_ALLOWED_ROOTS",
+            section=S_STORAGE,
         ),
-        "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores"),
-        "model_version": Param("production", type="string", description="registry alias or version of the sentiment model"),
-        "challenger_version": Param(
-            "challenger",
-            type="string",
-            description="model scored in shadow beside model_version, for reports/model_comparison only: the registry's challenger alias (if set), a version, or none",
+        "aws_conn_id": Param(
+            "aws_default", type="string", title="AWS connection", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores", section=S_STORAGE
         ),
-        "shadow_fraction": Param(
-            1.0, type="number", minimum=0, maximum=1, description="share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)"
+        "run_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to process",
+            description="process this partition (YYYY-MM-DD) instead of the run's logical date",
+            section=S_STORAGE,
         ),
-        "run_date": Param(None, type=["null", "string"], description="override the partition date (YYYY-MM-DD); default: the logical date"),
         # 20,000: each mapped task costs Airflow ~0.3 s of its own, and a score task's memory is
         # set by its batches, not its shard (678 MB peak for 10,000 rows); smaller shards
         # only pay off when many workers share a night.
         "shard_rows": Param(
-            20_000, type="integer", minimum=10, maximum=200_000, description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)"
+            20_000,
+            type="integer",
+            minimum=10,
+            maximum=200_000,
+            title="Rows per shard",
+            description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)",
+            section=S_STORAGE,
         ),
-        "provider": Param("auto", enum=["auto", "cpu", "cuda"], description="ONNX Runtime execution provider"),
-        "neutral_low": Param(0.4, type="number", minimum=0, maximum=1, description="binary models only: P(positive) below this is negative (a 3-class model uses its own calibrated rule and ignores this)"),
-        "neutral_high": Param(0.6, type="number", minimum=0, maximum=1, description="binary models only: P(positive) at or above this is positive (ignored, with a log line, for a 3-class model)"),
+        "model_version": Param("production", type="string", minLength=1, title="Model", description="registry alias or version of the sentiment model", section=S_MODEL),
+        "challenger_version": Param(
+            "challenger",
+            type="string",
+            minLength=1,
+            title="Challenger model",
+            description="model scored in shadow beside the model, for reports/model_comparison only: the registry's challenger alias (if set), a version, or none",
+            section=S_MODEL,
+        ),
+        "shadow_fraction": Param(
+            1.0,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Challenger's share of reviews",
+            description="share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)",
+            section=S_MODEL,
+        ),
+        "provider": Param(
+            "auto",
+            type="string",
+            enum=["auto", "cpu", "cuda"],
+            values_display={"auto": "auto: CUDA if present, else CPU", "cpu": "CPU", "cuda": "CUDA (GPU)"},
+            title="Execution provider",
+            description="ONNX Runtime execution provider",
+            section=S_MODEL,
+        ),
+        "neutral_low": Param(
+            0.4,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Neutral band: low",
+            description="binary models only: P(positive) below this is negative; must be below the high end (a 3-class model uses its own calibrated rule and ignores this)",
+            section=S_MODEL,
+        ),
+        "neutral_high": Param(
+            0.6,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Neutral band: high",
+            description="binary models only: P(positive) at or above this is positive (ignored, with a log line, for a 3-class model)",
+            section=S_MODEL,
+        ),
         "max_invalid_fraction": Param(
-            0.05, type="number", minimum=0, maximum=1, description="fail the run (after publishing the quarantine) above this share of invalid records"
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Invalid records allowed (share)",
+            description="fail the run (after publishing the quarantine) above this share of invalid records",
+            section=S_VALIDATION,
+        ),
+        "drift_threshold": Param(
+            0.1, type="number", minimum=0, maximum=1, title="Drift threshold (effect size)", description="KS statistic needed to flag drift", section=S_DRIFT
+        ),
+        "drift_alpha": Param(
+            0.05, type="number", minimum=0, maximum=1, title="Drift alpha", description="BH-adjusted p-value needed to flag drift", section=S_DRIFT
         ),
         "baseline_date": Param(
             None,
             type=["null", "string"],
+            format="date",
+            title="Baseline day",
             description="use this published day as the drift baseline for this run (default: reference/baseline/ set by `python -m nlp_tasks.drift set-baseline`)",
+            section=S_DRIFT,
         ),
         "drift_alert": Param(
-            "log", enum=["none", "log", "email", "slack", "fail"], description="how drift is reported; 'fail' fails publish after the reports are live"
+            "log",
+            type="string",
+            enum=["none", "log", "email", "slack", "fail"],
+            values_display={
+                "none": "none",
+                "log": "log a warning",
+                "email": "e-mail (the recipients below)",
+                "slack": "Slack",
+                "fail": "fail the run (after publishing)",
+            },
+            title="Drift alert",
+            description="how drift is reported; 'fail' fails publish after the reports are live",
+            section=S_DRIFT,
         ),
-        "drift_alert_email": Param(None, type=["null", "string"], description="comma-separated recipients for drift_alert=email"),
-        "drift_threshold": Param(0.1, type="number", minimum=0, maximum=1, description="KS statistic needed to flag drift"),
-        "drift_alpha": Param(0.05, type="number", minimum=0, maximum=1, description="BH-adjusted p-value needed to flag drift"),
+        "drift_alert_email": Param(
+            None,
+            type=["null", "string"],
+            pattern=EMAIL_LIST,
+            title="Drift alert recipients",
+            description="comma-separated e-mail addresses, for drift alert = e-mail",
+            section=S_DRIFT,
+        ),
         "price_per_hour": Param(
-            0.10, type="number", minimum=0, description="price of one worker slot per hour (e.g. USD), for the run summary's cost per 1,000 reviews"
+            0.10,
+            type="number",
+            minimum=0,
+            title="Price per worker slot-hour",
+            description="price of one worker slot per hour (e.g. USD), for the run summary's cost per 1,000 reviews",
+            section=S_COST,
         ),
         "inference_price_per_hour": Param(
-            None, type=["null", "number"], minimum=0, description="price per hour of the inference (score) slot, e.g. a GPU worker; default price_per_hour"
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Price per inference slot-hour",
+            description="price per hour of the inference (score) slot, e.g. a GPU worker; default: the price per worker slot-hour",
+            section=S_COST,
         ),
     },
     render_template_as_native_obj=True,
@@ -210,6 +326,16 @@ def review_sentiment_nightly():
     # First of all, before anything reads or writes: is data_root allowed? Every other task
     # checks it again when it opens the lake (_run), so compare_models (ALL_DONE) and a task
     # cleared on its own fail the same way instead of touching the root.
+    # Before anything else: Params that JSON Schema cannot check (the neutral band).
+    @task(retries=0)
+    def check_params() -> None:
+        problems = params_problems(get_current_context()["params"])
+        if problems:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException("invalid Params: " + "; ".join(problems))
+        log.info("Params checked: the neutral band is [%s, %s)", *(get_current_context()["params"][k] for k in ("neutral_low", "neutral_high")))
+
     @task(retries=0)
     def check_data_root() -> str:
         root = get_current_context()["params"]["data_root"]
@@ -421,6 +547,7 @@ def review_sentiment_nightly():
         return summary
 
     checked = check_data_root()
+    check_params() >> checked
     files = discover()
     model = resolve_model()
     checked >> [files, model]

@@ -43,7 +43,7 @@ def test_dag_files_import_no_heavy_libraries(path, tmp_path):
 
 def test_nightly_dag_shape(dagbag):
     dag = dagbag.dags["review_sentiment_nightly"]
-    assert set(dag.task_ids) == {"check_data_root", "discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
+    assert set(dag.task_ids) == {"check_params", "check_data_root", "discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
@@ -55,12 +55,14 @@ def test_nightly_dag_shape(dagbag):
     assert dag.get_task("validate").trigger_rule == "none_failed"
     assert dag.get_task("validate").upstream_task_ids == {"ingest", "validate_batch"}
     assert not dag.catchup
-    # The allow-list check comes first, before anything reads or writes, and is never retried.
+    # The Params check, then the allow-list check come first, before anything reads or writes,
+    # and are never retried.
     check = dag.get_task("check_data_root")
-    assert check.upstream_task_ids == set() and check.retries == 0
+    assert check.upstream_task_ids == {"check_params"} and check.retries == 0
     assert check.downstream_task_ids == {"discover", "resolve_model"}
+    assert dag.get_task("check_params").retries == 0
     roots = [t for t in dag.task_ids if not dag.get_task(t).upstream_task_ids]
-    assert roots == ["check_data_root"]
+    assert roots == ["check_params"]
     # Publishes (which settle drift) never overlap, across all runs: drift independent of order.
     assert dag.get_task("publish").max_active_tis_per_dag == 1
     assert dag.default_args["retries"] >= 1
