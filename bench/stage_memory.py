@@ -28,6 +28,7 @@ import argparse
 import gzip
 import json
 import os
+import posixpath
 import subprocess
 import sys
 import tempfile
@@ -48,15 +49,19 @@ TEXTS = [
 ]
 
 
-def write_day(root: Path, n: int, compress: bool) -> str:
-    """One raw object holding the whole day; returns its URI."""
+def write_day(root: Path, n: int, compress: bool, text_chars: int = 0) -> str:
+    """One raw object holding the whole day; returns its URI. ``text_chars``: pad every text
+    to about that many characters (a few long reviews make a multi-GB object of few rows)."""
     folder = root / "raw" / "reviews" / f"dt={DAY}"
     folder.mkdir(parents=True)
     path = folder / ("day.jsonl.gz" if compress else "day.jsonl")
+    texts = TEXTS
+    if text_chars:
+        texts = [" ".join([t] * max(1, text_chars // (len(t) + 1))) for t in TEXTS]
     with (gzip.open(path, "wt", compresslevel=1) if compress else path.open("w")) as f:
         for i in range(n):
             f.write(json.dumps({
-                "review_id": f"r{i}", "title": "My review", "text": TEXTS[i % len(TEXTS)],
+                "review_id": f"r{i}", "title": "My review", "text": texts[i % len(texts)],
                 "rating": 1 + i % 5, "product_id": f"P{i % 200}", "created_at": "2026-06-01T10:00:00Z",
             }) + "\n")
     return "file://" + str(path)
@@ -76,18 +81,29 @@ def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
 
     lake = Lake("file://" + str(root))
     run = pipeline.Run(lake, DAY, "bench")
+    from nlp_tasks.pii import ENTITY_TYPES
+    from nlp_tasks.schema import SENTIMENT_REPORT
+
     scored = []
     for i, shard in enumerate(validated["shards"]):
-        t = lake.read_parquet(shard, columns=["review_id", "product_id", "rating", "text"])
-        score = np.random.default_rng(i).beta(2, 2, t.num_rows).astype(np.float32)
+        t = lake.read_parquet(shard)
+        n = t.num_rows
+        score = np.random.default_rng(i).beta(2, 2, n).astype(np.float32)
         label = np.where(score < 0.4, "negative", np.where(score < 0.6, "neutral", "positive"))
-        out = pa.table({
+        zeros = pa.array(np.zeros(n, np.int32))
+        # Every column the score stage writes, so publish has the report's and the sums' columns.
+        cols = {
             "review_id": t.column("review_id"), "product_id": t.column("product_id"), "rating": t.column("rating"),
-            "text_redacted": t.column("text"), "pii_entities": pa.array(np.zeros(t.num_rows, np.int32)),
-            "score": pa.array(score), "label": pa.array(label, pa.string()),
-            "model_version": pa.array(["fake"] * t.num_rows, pa.string()),
-        })
-        uri = run.work("scored", f"part-{i:05d}.parquet")
+            "created_at": t.column("created_at"), "title_redacted": t.column("title"), "text_redacted": t.column("text"),
+            "label": pa.array(label, pa.string()), "score": pa.array(score), "p_negative": pa.array(1 - score),
+            "p_neutral": pa.nulls(n, pa.float32()), "pii_entities": zeros, "source_kind": t.column("source_kind"),
+            "source_file": t.column("source_file"), "model_version": pa.array(["fake"] * n, pa.string()),
+            "provider": pa.array(["none"] * n, pa.string()), "run_id": pa.array(["bench"] * n, pa.string()),
+        }
+        out = pa.table(cols).select(SENTIMENT_REPORT.names).cast(SENTIMENT_REPORT)
+        for e in ENTITY_TYPES:
+            out = out.append_column(f"pii_{e.lower()}", zeros)
+        uri = run.work("scored", posixpath.basename(shard))
         lake.write_parquet(out, uri)
         scored.append(uri)
     for d in range(1, reference_days + 1):
@@ -106,6 +122,19 @@ def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
         writer.close()
         (folder / "_SUCCESS").write_text(json.dumps({"run_id": "bench", "rows": rows}) + "\n")
     return scored
+
+
+def _no_drift(root: Path) -> str:
+    """An empty drift table, for publish measured without the drift stage."""
+    import pyarrow as pa
+
+    from nlp_tasks.drift import DRIFT_SCHEMA
+
+    path = root.parent / "no-drift.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([], schema=DRIFT_SCHEMA), path)
+    return "file://" + str(path)
 
 
 def run_stage(stage: str, root: Path, arg: str) -> dict:
@@ -139,10 +168,25 @@ def child(stage: str, root: str, arg: str) -> None:
         job = json.loads(Path(arg).read_text())
         out = pipeline.drift(run, job["scored"], tokenizer=job["tokenizer"], baseline_date=job["baseline_date"])
         out["reference"] = ",".join(out["reference_days"])
+    elif stage == "publish":
+        from nlp_tasks import publish
+
+        job = json.loads(Path(arg).read_text())
+        scored = [{"shard": u, "rows": 0, "seconds": 0.0} for u in job["scored"]]
+        out = publish.publish(run, job["ingested"], job["validated"], scored, scored, job["drift"], max_invalid_fraction=1.0)
+        out["rows"] = out["rows_reported"]
+        # As the DAG's publish task does next: settle the drift of the day (and of later days).
+        from nlp_tasks import drift as D
+
+        t1 = time.perf_counter()
+        D.settle(run.lake, run.day, lambda version: job["tokenizer"])
+        out["settle_seconds"] = round(time.perf_counter() - t1, 1)
     else:
         raise SystemExit(f"unknown stage {stage}")
+    # The whole result for the next stage (publish needs validate's and drift's).
+    (Path(root).parent / f"{stage}-result.json").write_text(json.dumps(out, default=str))
     if stage not in ("validate_plan", "validate_batch"):  # those go on whole to the next task
-        out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference")}
+        out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference", "settle_seconds")}
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -184,27 +228,28 @@ def main() -> None:
     ap.add_argument("sizes", nargs="+", type=int, help="reviews in the day, e.g. 100000 1000000")
     ap.add_argument("--stages", default="ingest,validate", help="in order; drift needs validate's shards")
     ap.add_argument("--gzip", action="store_true", help="write the day's object as .jsonl.gz")
+    ap.add_argument("--text-chars", type=int, default=0, help="pad each review's text to ~this many characters (e.g. 2000 with N=1000000: one ~2 GB object)")
     ap.add_argument("--workdir", default=None, help="where the lakes go (default: a temp folder)")
     ap.add_argument("--reference-days", type=int, default=7, help="published days before the day, for drift (default 7)")
     ap.add_argument("--tokenizer", default=str(REPO / "build" / "model"), help="model folder for drift's [UNK] share")
     args = ap.parse_args()
     stages = args.stages.split(",")
-    if "drift" in stages:
-        print(f"drift: made-up scores (no model), {args.reference_days} published reference days of N rows each")
+    if "drift" in stages or "publish" in stages:
+        print(f"drift, publish: made-up scores (no model: the score stage is not run), {args.reference_days} published reference days of N rows each")
     print(f"{'N':>9} {'raw MB':>8} " + " ".join(header(s) for s in stages))
     for n in args.sizes:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             root = Path(tmp) / "lake"
-            uri = write_day(root, n, args.gzip)
+            uri = write_day(root, n, args.gzip, args.text_chars)
             raw_mb = os.path.getsize(uri[len("file://"):]) / 1e6
             cells = []
-            ingested = None
+            ingested = scored = None
             for stage in stages:
                 if stage == "ingest":
                     res = run_stage("ingest", root, uri)
                     ingested = Path(tmp) / "ingested.json"
                     # What the DAG hands validate: ingest's result per object.
-                    ingested.write_text(json.dumps([res]))
+                    ingested.write_text("[" + (Path(tmp) / "ingest-result.json").read_text() + "]")
                 elif stage == "validate":
                     res = run_validate(root, Path(tmp), ingested)
                     validated = res
@@ -218,10 +263,23 @@ def main() -> None:
                     scored = fake_scored(root, validated, args.reference_days)
                     job.write_text(json.dumps({"scored": scored, "tokenizer": args.tokenizer, "baseline_date": base}))
                     res = run_stage("drift", root, str(job))
+                elif stage == "publish":
+                    job = Path(tmp) / "publish.json"
+                    if scored is None:
+                        scored = fake_scored(root, validated, 0)
+                    drift_res = json.loads((Path(tmp) / "drift-result.json").read_text()) if "drift" in stages else {
+                        "uri": _no_drift(root), "verdict": "no_reference", "drifted": [], "reference_days": []}
+                    job.write_text(json.dumps({
+                        "ingested": json.loads(ingested.read_text()), "validated": json.loads((Path(tmp) / "validate-result.json").read_text()),
+                        "scored": scored, "drift": drift_res, "tokenizer": args.tokenizer,
+                    }))
+                    res = run_stage("publish", root, str(job))
                 else:
                     res = run_stage(stage, root, str(ingested))
                 cells.append(f"{res['seconds']:12.1f} {res['peak_rss_mb']:12.0f}")
             print(f"{n:>9} {raw_mb:8.0f} " + " ".join(cells), flush=True)
+            if "publish" in stages:
+                print(f"{'':>9} publish s includes settling the day's drift: {res.get('settle_seconds')} s", flush=True)
 
 
 if __name__ == "__main__":
