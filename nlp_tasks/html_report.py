@@ -1,7 +1,7 @@
 """A self-contained HTML report per day: ``reports/html/dt=YYYY-MM-DD/report.html``.
 
-One file, no external assets: charts are PNGs (matplotlib, Agg, no display needed) embedded
-as base64 data URIs, so the page can be mailed, opened from S3 or served by the Airflow plugin.
+One file, no external assets: charts are PNGs (matplotlib, Agg, no display needed) at twice
+their display size, embedded as base64 data URIs, so the page can be mailed, opened from S3 or served by the Airflow plugin.
 It is built from the *published* partitions only (summary, drift, sentiment scores), so call
 ``write_day`` after publish has committed the day. No review text is read or shown.
 
@@ -106,23 +106,63 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
 
 
 # -- charts -----------------------------------------------------------------------------
-def _png(fig) -> str:
+# Charts are PNGs drawn at twice their display size (sharp on high-density screens), with
+# labels of at least 9 pt (12 CSS px once shown at half their pixel size).
+DPI = 200
+FONT = 9
+VERDICT_WORDS = {
+    "drift": "drift",
+    "ok": "no drift",
+    "no_reference": "no reference yet",
+    "insufficient_data": "too little data",
+}
+# Per-feature drift rows: what the verdict says, in words and colour.
+DRIFT_CLASSES = {
+    "significant": ("#d62728", "drift: effect ≥ threshold and adjusted p < alpha"),
+    "large": ("#ff9f1c", "effect ≥ threshold, not significant"),
+    "small": ("#1f77b4", "effect below threshold"),
+}
+
+
+def verdict_words(verdict) -> str:
+    """A drift verdict code in plain words (``no_reference`` -> ``no reference yet``)."""
+    if verdict is None:
+        return "–"
+    return VERDICT_WORDS.get(verdict, str(verdict).replace("_", " "))
+
+
+def _png(fig) -> tuple[str, int, int]:
+    """(base64 PNG, display width, display height in CSS px: half the pixels)."""
+    import struct
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    raw = buf.getvalue()
+    w, h = struct.unpack(">II", raw[16:24])  # the IHDR chunk
+    return base64.b64encode(raw).decode("ascii"), (w + 1) // 2, (h + 1) // 2
 
 
 def _figure(w: float = 8, h: float = 3.2):
     from matplotlib.figure import Figure  # the Agg canvas; no pyplot state, no display
 
-    return Figure(figsize=(w, h))
+    fig = Figure(figsize=(w, h))
+    return fig
 
 
-def chart_label_mix(history: list[dict]) -> str | None:
+def _style(ax) -> None:
+    ax.tick_params(labelsize=FONT)
+    ax.title.set_fontsize(FONT + 2)
+    ax.xaxis.label.set_fontsize(FONT + 1)
+    ax.yaxis.label.set_fontsize(FONT + 1)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def chart_label_mix(history: list[dict]):
     rows = [r for r in history if r.get("rows_reported")]
     if not rows:
         return None
-    fig = _figure(9, 3.4)
+    fig = _figure(8, 3.4)
     ax = fig.subplots()
     x = list(range(len(rows)))
     bottom = [0.0] * len(rows)
@@ -135,16 +175,18 @@ def chart_label_mix(history: list[dict]) -> str | None:
         ax.plot(x, [float("nan") if a is None else a for a in agree], "k.-", label="rating agreement")
     for i, r in enumerate(rows):
         if r.get("drift_verdict") == "drift":
-            ax.annotate("drift", (i, 1.01), ha="center", fontsize=7, color="#d62728")
-    ax.set_xticks(x, [r["dt"][5:] for r in rows], rotation=90, fontsize=7)
-    ax.set_ylim(0, 1.08)
+            ax.annotate("drift", (i, 1.01), ha="center", fontsize=FONT, color="#d62728")
+    step = max(1, len(rows) // 15)  # at most ~15 date labels, never overlapping
+    ax.set_xticks(x[::step], [r["dt"][5:] for r in rows][::step], rotation=45, ha="right")
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("share of reviews")
     ax.set_title("Label mix per day (last 30 reported days)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(ax)
+    ax.legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _png(fig)
 
 
-def chart_scores(dists: dict) -> str | None:
+def chart_scores(dists: dict):
     import numpy as np
 
     if not any(len(v) for v in dists.values()):
@@ -158,37 +200,55 @@ def chart_scores(dists: dict) -> str | None:
     ax.set_xlabel("P(positive)")
     ax.set_ylabel("density")
     ax.set_title("Score distribution: today vs reference")
-    ax.legend(fontsize=7)
+    _style(ax)
+    ax.legend(fontsize=FONT, frameon=False)
     return _png(fig)
 
 
-def chart_drift(rows: list[dict]) -> str | None:
+def drift_class(row: dict) -> str | None:
+    """significant (the row's verdict is drift), large (effect at or above the threshold but
+    not significant), small (below the threshold); None when nothing was tested."""
+    if row.get("statistic") is None:
+        return None
+    if row.get("verdict") == "drift":
+        return "significant"
+    return "large" if row["statistic"] >= row["threshold"] else "small"
+
+
+def chart_drift(rows: list[dict]):
     tested = [r for r in rows if r.get("statistic") is not None]
     if not tested:
         return None
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     refs = sorted({r["reference"] for r in tested})
     feats = [f for f in dict.fromkeys(r["feature"] for r in rows)]
-    fig = _figure(7, 0.35 * len(feats) * max(1, len(refs)) + 1.2)
+    fig = _figure(7, 0.32 * len(feats) * max(1, len(refs)) + 1.4)
     ax = fig.subplots()
     h = 0.8 / len(refs)
+    hatches = ["", "//", "..", "xx"]
+    used = set()
     for j, ref in enumerate(refs):
         by_f = {r["feature"]: r for r in tested if r["reference"] == ref}
         ys = [i + j * h for i in range(len(feats))]
         vals = [by_f[f]["statistic"] if f in by_f else 0.0 for f in feats]
-        colors = ["#d62728" if f in by_f and by_f[f]["verdict"] == "drift" else ("#1f77b4" if j == 0 else "#aec7e8") for f in feats]
-        ax.barh(ys, vals, height=h, color=colors)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
+        classes = [drift_class(by_f[f]) if f in by_f else "small" for f in feats]
+        used.update(c for f, c in zip(feats, classes) if f in by_f)
+        ax.barh(ys, vals, height=h * 0.95, color=[DRIFT_CLASSES[c][0] for c in classes], hatch=hatches[j % len(hatches)], edgecolor="white", linewidth=0.5)
     threshold = tested[0]["threshold"]
     ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
-    handles = [Patch(color="#1f77b4" if j == 0 else "#aec7e8", label=ref) for j, ref in enumerate(refs)]
-    handles += [Patch(color="#d62728", label="drift"), Line2D([], [], color="k", linestyle="--", label=f"threshold {threshold:g}")]
-    ax.set_yticks([i + 0.4 - h / 2 for i in range(len(feats))], feats, fontsize=8)
+    # The legend names only what the chart shows: each class present, each reference's pattern.
+    handles = [Patch(facecolor=DRIFT_CLASSES[c][0], label=DRIFT_CLASSES[c][1]) for c in DRIFT_CLASSES if c in used]
+    if len(refs) > 1:
+        handles += [Patch(facecolor="#cccccc", hatch=hatches[j % len(hatches)], edgecolor="white", label=f"vs {ref}") for j, ref in enumerate(refs)]
+    handles.append(Line2D([], [], color="k", linestyle="--", label=f"threshold {threshold:g}"))
+    ax.set_yticks([i + 0.4 - h / 2 for i in range(len(feats))], feats)
     ax.invert_yaxis()
     ax.set_xlabel("effect size (KS D; TVD for label mix / rating agreement)")
-    ax.set_title("Drift per feature (red: drift = effect >= threshold and BH p < alpha)")
-    ax.legend(handles=handles, fontsize=7)
+    ax.set_title(f"Drift per feature vs {', '.join(refs)}" if len(refs) == 1 else "Drift per feature")
+    _style(ax)
+    ax.legend(handles=handles, fontsize=FONT, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _png(fig)
 
 
@@ -198,18 +258,19 @@ def top_products(summary_rows: list[dict], n: int = 10, min_reviews: int = 5) ->
     return prods[:n]
 
 
-def chart_products(rows: list[dict]) -> str | None:
+def chart_products(rows: list[dict]):
     if not rows:
         return None
-    fig = _figure(7, 0.35 * len(rows) + 1.2)
+    fig = _figure(7, 0.32 * len(rows) + 1.2)
     ax = fig.subplots()
     names = [f"{r['product_id']} (n={r['rows_reported']})" for r in rows]
     ax.barh(range(len(rows)), [r["negative_share"] or 0.0 for r in rows], color=COLORS["negative"])
-    ax.set_yticks(range(len(rows)), names, fontsize=8)
+    ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("negative share")
     ax.set_title("Top products by negative share")
+    _style(ax)
     return _png(fig)
 
 
@@ -222,10 +283,18 @@ def _fmt(v, pct: bool = False) -> str:
     return html.escape(str(v))
 
 
-def _img(b64: str | None, alt: str) -> str:
-    if not b64:
+def _p(v) -> str:
+    """An adjusted p-value as people read it: '< 0.001', '0.042', '1.00' (BH caps at 1)."""
+    if v is None:
+        return "–"
+    return "< 0.001" if v < 0.001 else (f"{v:.3f}" if v < 0.995 else "1.00")
+
+
+def _img(chart, alt: str) -> str:
+    if not chart:
         return f"<p class=muted>{html.escape(alt)}: no data yet.</p>"
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+    b64, w, h = chart
+    return f'<figure class=chart><img alt="{html.escape(alt)}" width="{w}" height="{h}" src="data:image/png;base64,{b64}"></figure>'
 
 
 def comparison_section(rows: list[dict]) -> str:
@@ -258,7 +327,7 @@ def comparison_section(rows: list[dict]) -> str:
     return f"""<h2>Champion vs challenger</h2>
 <p class=muted>status {html.escape(str(champ.get('status') or '–'))} · compared on {html.escape(str(champ.get('compared_on') or '–'))}
 · shadow fraction {_fmt(champ.get('shadow_fraction'))}. The challenger's labels never enter this report's other sections.</p>
-<table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)}</tr>{body}</table>
+<div class=scroll><table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)}</tr>{body}</table></div>
 <p>agreement {_fmt(champ.get('agreement'), True)}, Cohen's kappa {kappa}; label flips champion → challenger: {html.escape(flips or 'none')}.
 McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get('mcnemar_champion_only'))}, only challenger right
 {_fmt(champ.get('mcnemar_challenger_only'))}); rated rows a difference this size needs for 80% power: {_fmt(need) if need is not None else '–'}.
@@ -266,10 +335,85 @@ One night is rarely enough: pool a window with <code>python -m nlp_tasks.sentime
 """
 
 
+# The page's look, shared with the Airflow plugin's list and error pages: fits a 1280 px
+# laptop (wide tables scroll inside their own box), follows the reader's dark mode.
+CSS = """
+:root { color-scheme: light dark; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #ffffff; --card: #f6f8fa;
+  --link: #0969da; --drift: #fde0e0; --drift-fg: #82071e; --ok-fg: #116329; --large: #fff1d6; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6edf3; --muted: #9198a1; --line: #3d444d; --bg: #0d1117; --card: #151b23; --link: #4493f8;
+    --drift: #4a1d22; --drift-fg: #ffa198; --ok-fg: #56d364; --large: #3d2e12; }
+  /* Charts are drawn on white: shown inverted, hues kept, so no white block in dark mode. */
+  figure.chart img { filter: invert(0.9) hue-rotate(180deg); }
+}
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0; padding: 1rem 1.25rem 2rem;
+  color: var(--fg); background: var(--bg); line-height: 1.45; max-width: 1200px; }
+a { color: var(--link); }
+h1 { font-size: 1.4rem; margin: .25rem 0; } h2 { font-size: 1.1rem; margin-top: 1.75rem; }
+.sub { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; }
+.sub span { white-space: nowrap; }
+.sub span + span::before { content: " · "; }
+nav.reports { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .9rem; padding: .5rem 0; border-bottom: 1px solid var(--line); margin-bottom: .75rem; }
+nav.reports .right { margin-left: auto; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); gap: .6rem; }
+.kpi { border: 1px solid var(--line); border-radius: 6px; padding: .45rem .7rem; background: var(--card); }
+.kpi b { display: block; font-size: 1.15rem; } .kpi span { color: var(--muted); font-size: .8rem; }
+.kpi.drift { background: var(--drift); } .kpi.drift b { color: var(--drift-fg); }
+.scroll { max-width: 100%; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+table { border-collapse: collapse; font-size: .82rem; width: 100%; }
+td, th { border-bottom: 1px solid var(--line); padding: .3rem .55rem; text-align: right; white-space: nowrap; }
+th { background: var(--card); font-weight: 600; position: sticky; top: 0; }
+td.l, th.l { text-align: left; }
+tr.significant { background: var(--drift); } tr.significant td.verdict { color: var(--drift-fg); font-weight: 600; }
+tr.large { background: var(--large); } tr.untested { color: var(--muted); }
+figure.chart { margin: .5rem 0; } figure.chart img { max-width: 100%; height: auto; }
+.muted { color: var(--muted); }
+"""
+
+
+def drift_table(drift_rows: list[dict]) -> str:
+    """Per-feature drift: the verdict in words right after the feature, so it is in view
+    without scrolling; the numbers after it (the box scrolls sideways on a narrow screen)."""
+    cols = [
+        ("feature", "l"), ("verdict", "l"), ("reference", "l"), ("effect", ""), ("adjusted p", ""), ("threshold", ""),
+        ("alpha", ""), ("test", "l"), ("n today", ""), ("n reference", ""), ("mean today", ""), ("mean reference", ""),
+    ]
+    words = {"significant": "drift", "large": "large effect, not significant", "small": "small effect", None: "not tested (too little data)"}
+    body = []
+    for r in drift_rows:
+        c = drift_class(r)
+        cells = [
+            (html.escape(str(r.get("feature"))), "l"), (words[c], "l verdict"), (html.escape(str(r.get("reference"))), "l"),
+            (_fmt(r.get("statistic")), ""), (_p(r.get("p_adjusted")), ""), (_fmt(r.get("threshold")), ""), (_fmt(r.get("alpha")), ""),
+            (_fmt(r.get("test")), "l"), (_fmt(r.get("n_today")), ""), (_fmt(r.get("n_reference")), ""),
+            (_fmt(r.get("mean_today")), ""), (_fmt(r.get("mean_reference")), ""),
+        ]
+        body.append(f"<tr class={c or 'untested'}>" + "".join(f'<td class="{k}">{v}</td>' for v, k in cells) + "</tr>")
+    head = "".join(f'<th class="{k}">{h}</th>' for h, k in cols)
+    return f"<div class=scroll><table class=drift><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+NAV_MARKER = "<!-- nlp-reports:nav -->"
+
+
+def _long_day(day: str) -> str:
+    d = dt.date.fromisoformat(day)
+    return f"{d:%A} {d.day} {d:%B}"
+
+
+def _days_span(days) -> str:
+    """'2026-11-03,...,2026-11-09' as '2026-11-03 to 2026-11-09, 7 days'."""
+    got = [d for d in str(days or "").split(",") if d]
+    if not got:
+        return "no days"
+    return got[0] if len(got) == 1 else f"{got[0]} to {got[-1]}, {len(got)} days"
+
+
 def render(data: dict, run_id: str = "") -> str:
     day = data["day"]
     overall = next((r for r in data["summary"] if r["scope"] == "overall"), {})
-    verdict = overall.get("drift_verdict") or "–"
+    verdict = overall.get("drift_verdict")
     drift_rows = data["drift"]
     products = top_products(data["summary"])
     kpis = [
@@ -283,31 +427,29 @@ def render(data: dict, run_id: str = "") -> str:
         ("mean P(positive)", _fmt(overall.get("mean_score"))),
         ("rating agreement", _fmt(overall.get("rating_agreement"), True)),
         ("rating agreement (1-2 vs 4-5 stars)", _fmt(overall.get("rating_agreement_binary"), True)),
-        ("drift", verdict),
+        ("drift", verdict_words(verdict)),
     ]
-    kpi_html = "".join(f"<div class=kpi><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in kpis)
-    head = ["feature", "reference", "test", "statistic", "p_adjusted", "threshold", "n_today", "n_reference", "mean_today", "mean_reference", "verdict"]
-    body = "".join(
-        f"<tr class={html.escape(r['verdict'])}>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in head) + "</tr>" for r in drift_rows
+    kpi_html = "".join(
+        f"<div class=\"kpi{' drift' if k == 'drift' and verdict == 'drift' else ''}\"><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in kpis
     )
-    refs = "; ".join(sorted({f"{r['reference']}: {r.get('reference_days') or '–'}" for r in drift_rows}))
+    refs = "; ".join(sorted({f"{r['reference']} ({_days_span(r.get('reference_days'))})" for r in drift_rows}))
     models = ", ".join((data.get("manifest") or {}).get("model_versions") or []) or "–"
+    run = run_id or str(overall.get("run_id") or "")
+    sub = [f"reviews of {html.escape(day)} (UTC)", f"model {html.escape(models)}"]
+    if run:
+        sub.append(f"published by run {html.escape(run)}")
+    if refs:
+        sub.append(f"drift references: {html.escape(refs)}")
+    alpha = next((r.get("alpha") for r in drift_rows if r.get("alpha") is not None), None)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>Review sentiment {html.escape(day)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; max-width: 1100px; }}
-h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-top: 2rem; }}
-.kpis {{ display: flex; flex-wrap: wrap; gap: .6rem; }}
-.kpi {{ border: 1px solid #ddd; border-radius: 6px; padding: .4rem .7rem; min-width: 7rem; }}
-.kpi b {{ display: block; font-size: 1.15rem; }} .kpi span {{ color: #666; font-size: .8rem; }}
-table {{ border-collapse: collapse; font-size: .8rem; }} td, th {{ border: 1px solid #ddd; padding: .2rem .5rem; text-align: right; }}
-td:first-child, td:nth-child(2), td:nth-child(3) {{ text-align: left; }}
-tr.drift {{ background: #fde0e0; }} tr.insufficient_data {{ color: #999; }}
-img {{ max-width: 100%; }} .muted {{ color: #888; }}
-</style></head><body>
-<h1>Review sentiment — {html.escape(day)}</h1>
-<p class=muted>run {html.escape(run_id or str(overall.get('run_id') or ''))} · model {html.escape(models)} · drift references: {html.escape(refs or '–')}</p>
+<style>{CSS}</style></head><body data-day="{html.escape(day)}">
+{NAV_MARKER}
+<h1>Review sentiment — {html.escape(day)} <span class=muted>{html.escape(_long_day(day))}</span></h1>
+<p class=sub>{"".join(f"<span>{x}</span>" for x in sub)}</p>
 <div class=kpis>{kpi_html}</div>
 <h2>Label mix, last 30 days</h2>
 {_img(chart_label_mix(data["history"]), "label mix over the last 30 days")}
@@ -315,10 +457,12 @@ img {{ max-width: 100%; }} .muted {{ color: #888; }}
 {_img(chart_scores(data["scores"]), "score distribution")}
 <h2>Drift per feature</h2>
 {_img(chart_drift(drift_rows), "per-feature drift")}
-<table><tr>{"".join(f"<th>{c}</th>" for c in head)}</tr>{body}</table>
+{drift_table(drift_rows) if drift_rows else '<p class=muted>No drift tests: no reference days yet.</p>'}
 <p class=muted>A feature drifts only when its effect size (KS D, or total variation distance for the
 label mix and rating agreement) is at least the threshold AND its Benjamini-Hochberg adjusted p-value
-is below alpha. mean_* of label_mix is the negative share; of rating_agreement the agreement share.</p>
+is below alpha{f" ({alpha:g})" if alpha is not None else ""}. A large effect on a small day is often not significant: its adjusted p can
+be 1.00, which is the correction working, not an error. mean of label_mix is the negative share; of
+rating_agreement the agreement share.</p>
 <h2>Top products by negative share</h2>
 {_img(chart_products(products), "top products by negative share")}
 {comparison_section(data.get("comparison") or [])}</body></html>
