@@ -119,7 +119,8 @@ def test_extra_link_on_publish_only(plugin):
 
     link = plugin.ReviewReportLink()
     key = TaskInstanceKey("review_sentiment_nightly", "publish", "scheduled__2026-11-17T01:30:00+00:00", 1, -1)
-    assert link.get_link(None, ti_key=key).endswith("/nlp-reports/run/review_sentiment_nightly/scheduled__2026-11-17T01%3A30%3A00%2B00%3A00")
+    # The run's "Review report" tab inside Airflow, not the bare plugin page.
+    assert link.get_link(None, ti_key=key).endswith("/dags/review_sentiment_nightly/runs/scheduled__2026-11-17T01%3A30%3A00%2B00%3A00/plugin/review-report")
     assert link.get_link(None, ti_key=key._replace(task_id="score")) == ""
 
 
