@@ -42,22 +42,28 @@ def test_an_empty_partition_still_has_its_columns(local_lake):
     assert partitions.read(local_lake, local_lake.uri("t/dt=2026-01-01")).column_names == ["i", "tag"]
 
 
-def test_commit_switches_readers_in_one_step_and_removes_the_old_files(local_lake):
-    prefix = local_lake.uri("t/dt=2026-01-01")
-    partitions.commit(local_lake, prefix, _stage(local_lake, "_s/1", [_table(25, 0, "old")], 10, 5), "r1")
-    old_files = partitions.files(local_lake, prefix)
-    assert len(old_files) == 3 and partitions.read(local_lake, prefix).num_rows == 25
+@pytest.fixture(params=["local", "s3"])
+def lake(request):
+    """The local lake and a real S3 API (moto's server on 127.0.0.1)."""
+    return request.getfixturevalue("local_lake" if request.param == "local" else "s3_lake")
 
-    marker = partitions.commit(local_lake, prefix, _stage(local_lake, "_s/2", [_table(12, 0, "new")], 10, 5), "r2")
+
+def test_commit_switches_readers_in_one_step_and_removes_the_old_files(lake):
+    prefix = lake.uri("t/dt=2026-01-01")
+    partitions.commit(lake, prefix, _stage(lake, "_s/1", [_table(25, 0, "old")], 10, 5), "r1")
+    old_files = partitions.files(lake, prefix)
+    assert len(old_files) == 3 and partitions.read(lake, prefix).num_rows == 25
+
+    marker = partitions.commit(lake, prefix, _stage(lake, "_s/2", [_table(12, 0, "new")], 10, 5), "r2")
     assert marker["run_id"] == "r2" and marker["rows"] == 12 and [f["rows"] for f in marker["files"]] == [10, 2]
     # Only the listed files are left, under names no earlier commit used.
-    assert local_lake.list_files(prefix) == sorted(partitions.files(local_lake, prefix))
-    assert not set(old_files) & set(partitions.files(local_lake, prefix))
-    assert set(partitions.read(local_lake, prefix).column("tag").to_pylist()) == {"new"}
+    assert lake.list_files(prefix) == sorted(partitions.files(lake, prefix))
+    assert not set(old_files) & set(partitions.files(lake, prefix))
+    assert set(partitions.read(lake, prefix).column("tag").to_pylist()) == {"new"}
 
     # Back to one file: part-00000.parquet, replaced in place.
-    partitions.commit(local_lake, prefix, _stage(local_lake, "_s/3", [_table(3, 0, "one")], 10, 5), "r3")
-    assert [u.rsplit("/", 1)[-1] for u in local_lake.list_files(prefix)] == ["part-00000.parquet"]
+    partitions.commit(lake, prefix, _stage(lake, "_s/3", [_table(3, 0, "one")], 10, 5), "r3")
+    assert [u.rsplit("/", 1)[-1] for u in lake.list_files(prefix)] == ["part-00000.parquet"]
 
 
 class KilledLake:
@@ -76,19 +82,19 @@ class KilledLake:
         return self._lake.copy(src, dst)
 
 
-def test_a_commit_killed_half_way_leaves_the_old_partition_and_a_retry_finishes(local_lake):
-    prefix = local_lake.uri("t/dt=2026-01-01")
-    partitions.commit(local_lake, prefix, _stage(local_lake, "_s/1", [_table(25, 0, "old")], 10, 5), "r1")
-    staged = _stage(local_lake, "_s/2", [_table(30, 0, "new")], 10, 5)
+def test_a_commit_killed_half_way_leaves_the_old_partition_and_a_retry_finishes(lake):
+    prefix = lake.uri("t/dt=2026-01-01")
+    partitions.commit(lake, prefix, _stage(lake, "_s/1", [_table(25, 0, "old")], 10, 5), "r1")
+    staged = _stage(lake, "_s/2", [_table(30, 0, "new")], 10, 5)
     with pytest.raises(OSError, match="injected"):
-        partitions.commit(KilledLake(local_lake, 3), prefix, staged, "r2")  # 2 of 3 new files copied
+        partitions.commit(KilledLake(lake, 3), prefix, staged, "r2")  # 2 of 3 new files copied
     # Readers that honour the marker still see the whole old partition.
-    old = partitions.read(local_lake, prefix)
+    old = partitions.read(lake, prefix)
     assert old.num_rows == 25 and set(old.column("tag").to_pylist()) == {"old"}
-    partitions.commit(local_lake, prefix, staged, "r2")
-    new = partitions.read(local_lake, prefix)
+    partitions.commit(lake, prefix, staged, "r2")
+    new = partitions.read(lake, prefix)
     assert new.num_rows == 30 and set(new.column("tag").to_pylist()) == {"new"}
-    assert local_lake.list_files(prefix) == partitions.files(local_lake, prefix)  # half-copied leftovers gone
+    assert lake.list_files(prefix) == partitions.files(lake, prefix)  # half-copied leftovers gone
 
 
 def test_a_marker_without_a_file_list_means_every_parquet_file(local_lake):
