@@ -43,6 +43,11 @@ DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path
 # Inference can be sent to a GPU worker by setting its queue (CeleryExecutor) and pool.
 INFERENCE_QUEUE = os.environ.get("NLP_TASKS_INFERENCE_QUEUE", "default")
 INFERENCE_POOL = os.environ.get("NLP_TASKS_INFERENCE_POOL", "default_pool")
+# How many mapped tasks of one run may run at once: ingest, validate_batch and redact
+# (NLP_TASKS_MAPPED_PARALLELISM), score and shadow_score (NLP_TASKS_INFERENCE_PARALLELISM).
+# Raise them with the workers: 10 GB a night needs ~25 score tasks at once (docs/scale.md).
+MAPPED_PARALLELISM = int(os.environ.get("NLP_TASKS_MAPPED_PARALLELISM", "8"))
+INFERENCE_PARALLELISM = int(os.environ.get("NLP_TASKS_INFERENCE_PARALLELISM", "4"))
 
 # Sections of the trigger form, in this order.
 S_STORAGE, S_MODEL, S_VALIDATION, S_DRIFT, S_COST = "Data and storage", "Model", "Validation", "Drift and alerts", "Cost"
@@ -369,7 +374,7 @@ def review_sentiment_nightly():
             log.info("challenger for this run: %s", challenger["version"] or challenger["error"] or "none")
             return challenger
 
-    @task(max_active_tis_per_dagrun=8)
+    @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
     def ingest(uri: str) -> dict:
         from nlp_tasks import pipeline
 
@@ -391,7 +396,7 @@ def review_sentiment_nightly():
         with _stage("validate_plan"):
             return validate_day.plan_batches(_materialise(ingested))
 
-    @task(max_active_tis_per_dagrun=8)
+    @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
     def validate_batch(batch: dict) -> dict:
         from nlp_tasks import validate_day
 
@@ -414,7 +419,7 @@ def review_sentiment_nightly():
     def shards_of(validated: dict) -> list[str]:
         return validated["shards"]
 
-    @task(max_active_tis_per_dagrun=8)
+    @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
     def redact(shard: str) -> dict:
         from nlp_tasks import pipeline
 
@@ -428,7 +433,7 @@ def review_sentiment_nightly():
     def redacted_shards(redacted: list[dict]) -> list[str]:
         return [r["shard"] for r in _materialise(redacted)]
 
-    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=4)
+    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=INFERENCE_PARALLELISM)
     def score(shard: str, model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
@@ -448,7 +453,7 @@ def review_sentiment_nightly():
         return list(shards) if challenger["version"] and fraction > 0 else []
 
     # Same queue and pool as score: the challenger competes for the same inference slots.
-    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=4)
+    @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=INFERENCE_PARALLELISM)
     def shadow_score(shard: str, challenger: dict) -> dict:
         from nlp_tasks import shadow
 

@@ -73,3 +73,27 @@ def test_nightly_dag_shape(dagbag):
     # Shadow scoring and the comparison are off the champion's path: drift never sees them.
     assert "shadow_score" not in dag.get_task("drift").upstream_task_ids
     assert dag.get_task("compare_models").trigger_rule == "all_done"
+
+
+def test_mapped_parallelism_is_set_by_the_deployment(tmp_path):
+    """10 GB a night needs more than 4 score tasks of a run at once: the environment the DAG is
+    parsed in sets the per-run caps (defaults 8 and 4)."""
+    path = next(p for p in DAG_FILES if p.name == "review_sentiment_nightly.py")
+    code = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('dagfile', {str(path)!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        "dag = mod.review_sentiment_nightly()\n"
+        "print(json.dumps({t: dag.get_task(t).max_active_tis_per_dagrun for t in ('ingest', 'validate_batch', 'redact', 'score', 'shadow_score')}))\n"
+    )
+
+    def caps(**env):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "AIRFLOW_HOME": str(tmp_path), **env},
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert caps() == {"ingest": 8, "validate_batch": 8, "redact": 8, "score": 4, "shadow_score": 4}
+    assert caps(NLP_TASKS_MAPPED_PARALLELISM="32", NLP_TASKS_INFERENCE_PARALLELISM="24") == {
+        "ingest": 32, "validate_batch": 32, "redact": 32, "score": 24, "shadow_score": 24}
