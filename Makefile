@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NLP_TASKS_MODEL_DIR := $(CURDIR)/build/model
 
-.PHONY: all venv model model-previous airflow demo demo-shadow test test-unit test-e2e test-integration bench clean distclean
+.PHONY: all venv model model-previous airflow browser demo demo-shadow test test-unit test-e2e test-integration bench clean distclean
 
 all: demo
 
@@ -62,7 +62,21 @@ demo: venv model airflow
 demo-shadow: venv model airflow model-previous
 	$(BIN)/python scripts/demo.py --data-root "$(DATA_ROOT)" --start $(DEMO_START) --days $(DEMO_DAYS) --reviews $(DEMO_REVIEWS) --challenger-dir build/model-previous
 
-test: venv model
+# Debian's Chromium and ChromeDriver for the browser test (tests/integration/test_ui_browser.py), which
+# Playwright drives as /usr/bin/chromium (no browser download). Installed when missing; where
+# apt-get cannot install them (no root and no sudo, no Debian), this says so and the test skips
+# with the same reason.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null \
+	    || echo "WARNING: apt-get could not install chromium; the browser test will be skipped"; \
+	else echo "WARNING: no apt-get with root or sudo here: chromium not installed, the browser test will be skipped"; fi
+
+test: venv model browser
 	$(BIN)/python -m pytest -q -rs tests
 
 test-unit: venv model
@@ -73,7 +87,7 @@ test-e2e: venv model
 
 # A real deployment: api-server, scheduler, dag-processor and Celery workers against the local
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), plus the deployment files' checks.
-test-integration: venv model
+test-integration: venv model browser
 	$(BIN)/python -m pytest -q -rs tests/integration
 
 clean:

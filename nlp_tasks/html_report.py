@@ -352,7 +352,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-se
 a { color: var(--link); }
 h1 { font-size: 1.4rem; margin: .25rem 0; } h2 { font-size: 1.1rem; margin-top: 1.75rem; }
 .sub { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; }
-.sub span { white-space: nowrap; }
+.sub span { white-space: nowrap; } .sub span.wrap { white-space: normal; } .sub .id, .sub time { white-space: nowrap; }
 .sub span + span::before { content: " · "; }
 nav.reports { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .9rem; padding: .5rem 0; border-bottom: 1px solid var(--line); margin-bottom: .75rem; }
 nav.reports .right { margin-left: auto; }
@@ -437,7 +437,7 @@ def render(data: dict, run_id: str = "") -> str:
     run = run_id or str(overall.get("run_id") or "")
     sub = [f"reviews of {html.escape(day)} (UTC)", f"model {html.escape(models)}"]
     if run:
-        sub.append(f"published by run {html.escape(run)}")
+        sub.append(f"published by run <span class=id>{html.escape(run)}</span>")
     if refs:
         sub.append(f"drift references: {html.escape(refs)}")
     alpha = next((r.get("alpha") for r in drift_rows if r.get("alpha") is not None), None)
@@ -449,7 +449,7 @@ def render(data: dict, run_id: str = "") -> str:
 <style>{CSS}</style></head><body data-day="{html.escape(day)}">
 {NAV_MARKER}
 <h1>Review sentiment — {html.escape(day)} <span class=muted>{html.escape(_long_day(day))}</span></h1>
-<p class=sub>{"".join(f"<span>{x}</span>" for x in sub)}</p>
+<p class=sub>{"".join(f"<span{' class=wrap' if i > 1 else ''}>{x}</span>" for i, x in enumerate(sub))}</p>
 <div class=kpis>{kpi_html}</div>
 <h2>Label mix, last 30 days</h2>
 {_img(chart_label_mix(data["history"]), "label mix over the last 30 days")}

@@ -191,7 +191,7 @@ def _with_nav(page: str, nav: str) -> str:
 
 
 def _page_run_id(page: str) -> str | None:
-    m = re.search(r"published by run ([^<]+)</span>", page)
+    m = re.search(r"published by run (?:<span class=id>)?([^<]+)</span>", page)
     return html.unescape(m.group(1)) if m else None
 
 

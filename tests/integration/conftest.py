@@ -1,5 +1,8 @@
 """A real Airflow deployment for integration tests: PostgreSQL, Redis, CeleryExecutor.
 
+`local_deployment` starts the api-server, a scheduler with the LocalExecutor and the
+dag-processor on PostgreSQL, with a local folder as the data lake (the browser test's).
+
 `celery_deployment` starts `airflow api-server`, `airflow scheduler`, `airflow dag-processor`
 and two `airflow celery worker`s (one for the default queue, one for the inference queue,
 as a GPU worker would be) as separate processes, against
@@ -287,16 +290,11 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, model_dir, statsd_collector):
-    home = tmp_path / "airflow"
-    home.mkdir()
-    port = _free_port()
+def deployment_env(home: Path, port: int, db_url: str, executor: str, extra: dict) -> dict:
+    """The environment every process of a test deployment shares: its Airflow home, the repo's
+    DAGs and plugins, the metadata DB, the api-server on 127.0.0.1:`port` (simple auth manager,
+    user admin with a random password in passwords.json), the built model; plus `extra`."""
     api_url = f"http://127.0.0.1:{port}"
-    db_url = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{postgres_db}"
-    tag = uuid.uuid4().hex[:8]
-    # Queues of their own, so nothing else on this Redis could take (or give) our tasks.
-    queues = {"default": f"it-{tag}-default", "inference": f"it-{tag}-gpu"}
     (home / "passwords.json").write_text(json.dumps({"admin": uuid.uuid4().hex}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "NLP_TASKS_"))}
     env.update(
@@ -306,7 +304,7 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
             "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
@@ -317,22 +315,45 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
             "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
             "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS['host']}:{REDIS['port']}/{redis_db}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{postgres_db}",
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queues["default"],
             # Runs are only made by the test (trigger, backfill), never by the timetable:
             # unpausing a catchup=False DAG would otherwise queue a run for the latest interval.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "GX_ANALYTICS_ENABLED": "false",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+            **extra,
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, model_dir, statsd_collector):
+    home = tmp_path / "airflow"
+    home.mkdir()
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    db_url = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{postgres_db}"
+    tag = uuid.uuid4().hex[:8]
+    # Queues of their own, so nothing else on this Redis could take (or give) our tasks.
+    queues = {"default": f"it-{tag}-default", "inference": f"it-{tag}-gpu"}
+    env = deployment_env(
+        home,
+        port,
+        db_url,
+        "CeleryExecutor",
+        {
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS['host']}:{REDIS['port']}/{redis_db}",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{postgres_db}",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queues["default"],
             # Metrics, as a deployment with a StatsD server (or a StatsD exporter) has them.
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
             "AIRFLOW__METRICS__STATSD_PORT": str(statsd_collector.port),
             "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-            "GX_ANALYTICS_ENABLED": "false",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
             "NLP_TASKS_MODEL_DIR": str(model_dir),
             "NLP_TASKS_CACHE": str(tmp_path / "model-cache"),
             # The test's bucket (where `s3_lake` lives) is an allowed data root, as a deployment
@@ -342,8 +363,7 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
             "NLP_TASKS_INFERENCE_QUEUE": queues["inference"],
             "NLP_TASKS_INFERENCE_POOL": INFERENCE_POOL,
             "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_endpoint),
-            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        }
+        },
     )
     deployment = Deployment(home, env, api_url, queues)
     deployment.statsd = statsd_collector
@@ -359,6 +379,44 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
             "the api-server", lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200, 120
         )
         deployment.api("POST", "/pools", {"name": INFERENCE_POOL, "slots": 1, "description": "GPU inference slots"})
+        deployment.wait_for(f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120)
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture
+def local_deployment(tmp_path, postgres_db, model_dir):
+    """The smallest real Airflow a person can use: api-server, scheduler (LocalExecutor) and
+    dag-processor on the local PostgreSQL, the data lake a local folder (`deployment.lake_root`,
+    the default data root). No Redis, no Celery, no S3."""
+    home = tmp_path / "airflow"
+    home.mkdir()
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    lake_root = f"file://{tmp_path / 'lake'}"
+    env = deployment_env(
+        home,
+        port,
+        f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{postgres_db}",
+        "LocalExecutor",
+        {
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "NLP_TASKS_DATA_ROOT": lake_root,
+            "NLP_TASKS_MODEL_DIR": str(model_dir),
+            "NLP_TASKS_CACHE": str(tmp_path / "model-cache"),
+        },
+    )
+    deployment = Deployment(home, env, api_url, {"default": "default"})
+    deployment.lake_root = lake_root
+    try:
+        deployment.cli("db", "migrate", timeout=300)
+        deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+        deployment.start("scheduler", "scheduler")
+        deployment.start("dag-processor", "dag-processor")
+        deployment.wait_for(
+            "the api-server", lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200, 120
+        )
         deployment.wait_for(f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120)
         yield deployment
     finally:
