@@ -386,10 +386,11 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
 
 
 @pytest.fixture
-def local_deployment(tmp_path, postgres_db, model_dir):
+def local_deployment(tmp_path, postgres_db, model_dir, statsd_collector):
     """The smallest real Airflow a person can use: api-server, scheduler (LocalExecutor) and
     dag-processor on the local PostgreSQL, the data lake a local folder (`deployment.lake_root`,
-    the default data root). No Redis, no Celery, no S3."""
+    the default data root). No Redis, no Celery, no S3. StatsD with tags, as the Helm values
+    configure it (deploy/helm/values.yaml), to the `statsd_collector`."""
     home = tmp_path / "airflow"
     home.mkdir()
     port = _free_port()
@@ -402,6 +403,11 @@ def local_deployment(tmp_path, postgres_db, model_dir):
         "LocalExecutor",
         {
             "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(statsd_collector.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+            "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
             "NLP_TASKS_DATA_ROOT": lake_root,
             "NLP_TASKS_MODEL_DIR": str(model_dir),
             "NLP_TASKS_CACHE": str(tmp_path / "model-cache"),
@@ -409,6 +415,7 @@ def local_deployment(tmp_path, postgres_db, model_dir):
     )
     deployment = Deployment(home, env, api_url, {"default": "default"})
     deployment.lake_root = lake_root
+    deployment.statsd = statsd_collector
     try:
         deployment.cli("db", "migrate", timeout=300)
         deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")

@@ -27,6 +27,7 @@ from nlp_tasks import layout, partitions
 from nlp_tasks.sample_data import write_day
 
 from .conftest import DAG_ID, INFERENCE_POOL
+from .statsd_mapping import check_datagrams
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +129,8 @@ def check_metrics(d, lake, seeded: dict) -> None:
     assert len(costs) == 4 and all(c > 0 for c in costs)
     # Airflow's own metrics travel the same way (the scheduler's heartbeat, task outcomes).
     assert any(l.startswith("airflow.scheduler_heartbeat:") for l in lines)
+    # And every nlp_tasks datagram maps to a labelled Prometheus series (deploy/statsd-mapping.yaml).
+    assert {"nlp_tasks_rows_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"} <= set(check_datagrams(lines))
 
 
 def check_task_logs(d, runs: dict) -> None:

@@ -6,7 +6,8 @@ scheduler (LocalExecutor) and dag-processor on 127.0.0.1 and PostgreSQL, a local
 Unauthenticated requests get 401; then, logged in: the trigger form with changed Params, the
 run's "Review report" tab (title, tiles, every chart loaded, the drift verdict column in view
 at 1280 px), Browse > Review reports and the publish task's extra link. Screenshots are saved
-under build/test-artifacts/ui/ (README's is one of them). The fixture stops every process.
+under build/test-artifacts/ui/ (README's is one of them). Last, the run's real StatsD datagrams
+go through deploy/statsd-mapping.yaml. The fixture stops every process it started.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from nlp_tasks.storage import Lake
 from tests.unit.test_html_report import publish_day
 
 from .conftest import DAG_ID
+from .statsd_mapping import check_datagrams
 
 pytestmark = pytest.mark.integration
 
@@ -220,4 +222,16 @@ def test_ui_in_a_real_browser(local_deployment, chromium):
     assert page.locator("h1").inner_text() == "404 · Not found"
     assert not errors, errors
     ctx.close()
+
+    # The run's real StatsD datagrams (with tags, as the Helm values send them) all map to
+    # labelled series through deploy/statsd-mapping.yaml; kept as an artefact.
+    lines = d.wait_for("publish's run metrics", lambda: [l for l in d.statsd.lines() if l.startswith("airflow.nlp_tasks.run.rows_in")] and d.statsd.lines(), 30)
+    (ARTIFACTS / "statsd-datagrams.txt").write_text("\n".join(l for l in lines if l.startswith("airflow.nlp_tasks.")) + "\n")
+    got = check_datagrams(lines)
+    for name in ("nlp_tasks_rows_total", "nlp_tasks_stage_seconds", "nlp_tasks_pii_entities_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"):
+        assert name in got, (name, sorted(got))
+    assert all(dict(labels).get("dag_id") == DAG_ID for labels in got["nlp_tasks_rows_total"]), got["nlp_tasks_rows_total"]
+    assert {dict(labels)["stage"] for labels in got["nlp_tasks_rows_total"]} >= {"ingest", "validate", "redact", "score", "publish"}
+    (scoring,) = got["nlp_tasks_scoring_tasks_total"]
+    assert dict(scoring)["provider"] == "CPUExecutionProvider" and dict(scoring)["model_version"], scoring
     print(f"browser test done in {time.time() - t0:.0f}s; screenshots in {ARTIFACTS}")
