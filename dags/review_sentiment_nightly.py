@@ -75,14 +75,20 @@ def _run():
 
     ctx = get_current_context()
     params = ctx["params"]
-    day = params.get("run_date") or ctx.get("ds")
-    if not day:  # manual runs may have no logical date in Airflow 3
-        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.timezone.utc)).date().isoformat()
+    day = _day(ctx)
     root = _allowed_root(params["data_root"])
     s3 = S3Options()
     if root.startswith("s3://"):
         s3 = _s3_options(params["aws_conn_id"])
     return Run(Lake(root, s3), day, ctx["run_id"])
+
+
+def _day(ctx) -> str:
+    """The partition date a run processes: the run_date Param, else the logical date."""
+    day = ctx["params"].get("run_date") or ctx.get("ds")
+    if not day:  # manual runs may have no logical date in Airflow 3
+        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.timezone.utc)).date().isoformat()
+    return day
 
 
 def _allowed_root(root: str) -> str:
@@ -334,12 +340,19 @@ def review_sentiment_nightly():
     # Before anything else: Params that JSON Schema cannot check (the neutral band).
     @task(retries=0)
     def check_params() -> None:
-        problems = params_problems(get_current_context()["params"])
+        from nlp_tasks import observability
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        problems = params_problems(params)
         if problems:
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException("invalid Params: " + "; ".join(problems))
-        log.info("Params checked: the neutral band is [%s, %s)", *(get_current_context()["params"][k] for k in ("neutral_low", "neutral_high")))
+        # No lake is opened here (data_root is checked next), but the line names the run as every
+        # other line of the pipeline does.
+        with observability.log_context(run_id=ctx["run_id"], dt=_day(ctx), stage="check_params"):
+            log.info("Params checked: the neutral band is [%s, %s)", params["neutral_low"], params["neutral_high"])
 
     @task(retries=0)
     def check_data_root() -> str:
