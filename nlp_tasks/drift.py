@@ -106,10 +106,14 @@ def text_features(texts: list[str]) -> dict[str, np.ndarray]:
     arr = pa.array(texts, pa.string()).fill_null("")
     length = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.float64)
     letters = pc.utf8_length(pc.replace_substring_regex(arr, r"[^\p{L}]", "")).to_numpy(zero_copy_only=False)
-    words = [_WORD.findall(t.lower()) for t in arr.to_pylist()]
-    wc = np.fromiter((len(w) for w in words), dtype=np.float64, count=len(words))
-    uniq = np.fromiter((len(set(w)) for w in words), dtype=np.float64, count=len(words))
-    wlen = np.fromiter((sum(map(len, w)) for w in words), dtype=np.float64, count=len(words))
+    # One text's words at a time: the word lists of 50,000 long reviews held together would
+    # be tens of millions of Python strings (1.3 GB at 2,000 characters a review).
+    n = len(arr)
+    wc, uniq, wlen = np.zeros(n), np.zeros(n), np.zeros(n)
+    for start in range(0, n, 4096):
+        for i, t in enumerate(arr.slice(start, 4096).to_pylist(), start):
+            w = _WORD.findall(t.lower())
+            wc[i], uniq[i], wlen[i] = len(w), len(set(w)), sum(map(len, w))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "text_length": length,

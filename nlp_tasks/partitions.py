@@ -45,6 +45,9 @@ SINGLE = "part-00000.parquet"
 # large enough for Athena's per-row-group overhead, and one of them is what a writer buffers.
 ROWS_PER_FILE = 1_000_000
 ROW_GROUP_ROWS = 122_880
+# ...and a row group is cut early once it holds this many bytes in memory, so a day of
+# long reviews (2,000 characters each: ~250 MB per 122,880 rows) costs a writer no more.
+ROW_GROUP_BYTES = 64 * 1024 * 1024
 READ_BATCH_ROWS = 65_536
 
 
@@ -140,6 +143,7 @@ class StagedWriter:
         self.done: list[tuple[str, int]] = []
         self._buffer: list[pa.Table] = []
         self._buffered = 0
+        self._bytes = 0
         self._writer = None
         self._sink = None
         self._file_rows = 0
@@ -147,10 +151,14 @@ class StagedWriter:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        self._buffer.append(table.select(self.schema.names).cast(self.schema))
+        table = table.select(self.schema.names).cast(self.schema)
+        self._buffer.append(table)
         self._buffered += table.num_rows
+        self._bytes += table.nbytes
         while self._buffered >= self._room():
             self._flush(self._room())
+        if self._bytes >= ROW_GROUP_BYTES:  # a row group of long texts: cut it by size
+            self._flush(self._buffered)
 
     def close(self) -> list[tuple[str, int]]:
         while self._buffered:
@@ -172,6 +180,7 @@ class StagedWriter:
         self._file_rows += n
         rest = merged.slice(n)
         self._buffer, self._buffered = ([rest] if rest.num_rows else []), rest.num_rows
+        self._bytes = rest.nbytes if rest.num_rows else 0
         if self._file_rows >= self.rows_per_file:
             self._close_file()
 

@@ -87,12 +87,14 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
     t0 = time.perf_counter()
     name = posixpath.basename(uri)
     shards: list[str] = []
+    shard_bytes: list[int] = []  # in Arrow: validate plans its batches by rows and by bytes
 
     def write_shard(table: pa.Table) -> None:
         # Written as the object is read: a task holds one shard of rows, whatever the object's size.
         shard = run.work("ingested", f"{index:05d}-{_shard_name(len(shards))}")
         run.lake.write_parquet(table, shard)
         shards.append(shard)
+        shard_bytes.append(int(table.nbytes))
 
     try:
         with run.lake.open_input(uri) as f:
@@ -110,6 +112,7 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         for shard in shards:
             run.lake.delete(shard)
         shards.clear()
+        shard_bytes.clear()
     if result.rows:
         write_shard(result.table())
     q_uri = None
@@ -126,6 +129,7 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         "rows": result.row_count,
         "rejected": len(result.rejects),
         "shards": shards,
+        "shard_bytes": shard_bytes,
         "quarantine": q_uri,
         "seconds": round(time.perf_counter() - t0, 3),
     }

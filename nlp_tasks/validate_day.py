@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # every task ~2 s importing GX), and 100,000 rows cost ~400 MB. 10 GB a night (~40M reviews)
 # is then 400 validate_batch tasks: well within Airflow's max_map_length (default 1024).
 VALIDATE_BATCH_ROWS = 100_000
+# ...or fewer rows when they are long: a batch is closed once its shards hold this many bytes
+# in Arrow (100,000 reviews of 2,000 characters would be 200 MB of text and ~1.4 GB of task).
+VALIDATE_BATCH_BYTES = 64 * 1024 * 1024
 # Past this many batches a day gets larger batches instead of more tasks (max_map_length 1024).
 MAX_VALIDATE_BATCHES = 1_000
 # The validated shards feed the mapped redact and score tasks: past this many, shards grow
@@ -76,18 +79,24 @@ def plan_batches(ingested: list[dict]) -> list[dict]:
     """
     ranks = file_ranks(ingested)
     target = batch_rows_for(sum(item["rows"] for item in ingested if item["shards"]))
+    # Shard sizes in bytes, where ingest recorded them (results from before it did have none).
+    total_bytes = sum(sum(item.get("shard_bytes") or []) for item in ingested)
+    target_bytes = max(VALIDATE_BATCH_BYTES, math.ceil(total_bytes / MAX_VALIDATE_BATCHES))
     batches: list[dict] = []
     shards: list[str] = []
     files: dict[str, int] = {}
     rows = 0.0
+    size = 0
     for item in ingested:
-        for shard in item["shards"]:
+        sizes = item.get("shard_bytes") or [0] * len(item["shards"])
+        for shard, shard_bytes in zip(item["shards"], sizes):
             shards.append(shard)
             files[item["file"]] = ranks[item["file"]]
             rows += item["rows"] / len(item["shards"])
-            if rows >= target:
+            size += shard_bytes
+            if rows >= target or size >= target_bytes:
                 batches.append({"index": len(batches), "shards": shards, "file_rank": files})
-                shards, files, rows = [], {}, 0.0
+                shards, files, rows, size = [], {}, 0.0, 0
     if shards:
         batches.append({"index": len(batches), "shards": shards, "file_rank": files})
     return batches

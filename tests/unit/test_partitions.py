@@ -35,6 +35,15 @@ def test_staged_files_hold_bounded_rows_and_row_groups(local_lake):
     assert got.column("i").to_pylist() == list(range(42))
 
 
+def test_row_groups_of_long_texts_are_cut_by_size(local_lake, monkeypatch):
+    monkeypatch.setattr(partitions, "ROW_GROUP_BYTES", 10_000)
+    long = pa.table({"i": pa.array(range(40), pa.int64()), "tag": ["x" * 1_000] * 40})
+    staged = _stage(local_lake, "_staging/l", [long.slice(0, 8), long.slice(8, 8), long.slice(16, 24)], rows_per_file=100, row_group_rows=50)
+    meta = pq.ParquetFile(local_lake.path(staged[0][0])).metadata
+    groups = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert groups == [16, 24]  # 8 rows (8 kB) wait for more; 16 rows pass 10 kB: one group each time
+
+
 def test_an_empty_partition_still_has_its_columns(local_lake):
     staged = _stage(local_lake, "_staging/e", [_table(0)], rows_per_file=10, row_group_rows=5)
     assert [r for _, r in staged] == [0]

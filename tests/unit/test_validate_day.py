@@ -121,6 +121,19 @@ def test_a_day_with_many_batches_gets_larger_batches_not_more_tasks(monkeypatch)
     assert [s for b in plan for s in b["shards"]] == [s for i in ingested for s in i["shards"]]
 
 
+def test_batches_of_long_reviews_are_cut_by_bytes(monkeypatch):
+    """100,000 reviews of 2,000 characters would make one task hold ~1.4 GB: batches close at
+    VALIDATE_BATCH_BYTES too (shards' Arrow bytes, recorded by ingest)."""
+    mb = 1024 * 1024
+    ingested = [{"file": "f0", "rows": 100_000, "shards": [f"s{k}" for k in range(5)], "shard_bytes": [40 * mb] * 5}]
+    assert [b["shards"] for b in validate_day.plan_batches(ingested)] == [["s0", "s1"], ["s2", "s3"], ["s4"]]
+    short = [{**ingested[0], "shard_bytes": [4 * mb] * 5}]
+    assert len(validate_day.plan_batches(short)) == 1
+    # A huge day still keeps within MAX_VALIDATE_BATCHES: the byte target grows instead.
+    monkeypatch.setattr(validate_day, "MAX_VALIDATE_BATCHES", 2)
+    assert len(validate_day.plan_batches(ingested)) == 2
+
+
 @pytest.mark.parametrize("collide", ["few", "all"])
 def test_hash_collisions_are_confirmed_on_the_exact_ids(run, monkeypatch, collide):
     real = validation.id_hashes
