@@ -229,7 +229,8 @@ class HashSample:
     """The ``k`` rows with the smallest (hash of review_id, review_id, source) of all rows added.
 
     Rows come a batch at a time; a row whose hash is above the k-th smallest seen so far can
-    never be picked and is dropped at once, so at most 2k rows plus one batch are held. The
+    never be picked and is dropped at once, so at most 2k rows plus one batch are held
+    (``add_sources`` learns the cut from the ids first: then k rows). The
     rows picked, and ``table()``'s order (source, then review_id), depend only on the set of
     (source, row) added, not on batches, files or their order. ``source`` tells the days of a
     window apart. A table without review_id (a baseline set before it was kept) is keyed by row
@@ -272,10 +273,37 @@ class HashSample:
         return self
 
     def add_files(self, lake, uris: list[str], source: int = 0) -> "HashSample":
-        for uri in uris:
-            for batch in parquet_batches(lake, uri, SAMPLE_COLUMNS):
-                self.add(batch, source)
+        return self.add_sources(lake, [(uris, source)])
+
+    def add_sources(self, lake, sources: list[tuple[list[str], int]]) -> "HashSample":
+        """Add every file of every (files, source), in two passes: the review_ids alone first,
+        to learn the k-th smallest hash, then the rows at or under it. So at most k rows of text
+        are held besides one batch, however long the texts (a day of 2,000-character reviews
+        held 2k of them plus copies: 1.4 GB). Same rows as adding every batch."""
+        cut = self._cut_of(lake, sources)
+        if cut is not None:
+            self._cut = cut if self._cut is None else min(self._cut, cut)
+        for uris, source in sources:
+            for uri in uris:
+                for batch in parquet_batches(lake, uri, SAMPLE_COLUMNS):
+                    self.add(batch, source)
         return self
+
+    def _cut_of(self, lake, sources) -> int | None:
+        """The k-th smallest review_id hash of the files, or None (fewer than k rows, or a file
+        without review_id: those are keyed by position and take one pass)."""
+        best = np.zeros(0, dtype=np.uint64)
+        for uris, _ in sources:
+            for uri in uris:
+                for batch in parquet_batches(lake, uri, ["review_id"]):
+                    if "review_id" not in batch.schema.names:
+                        return None
+                    best = np.concatenate([best, id_hashes(batch.column("review_id"), self.seed)])
+                    if len(best) > 2 * self.k:
+                        best = np.partition(best, self.k - 1)[: self.k]
+        if len(best) < self.k or self.k <= 0:
+            return None
+        return int(np.partition(best, self.k - 1)[self.k - 1])
 
     def _ids(self, table: pa.Table) -> list[str]:
         return [c for c in ("review_id", "_ord") if c in table.column_names]
@@ -500,9 +528,7 @@ def rolling_reference(lake, day: str, cfg: DriftConfig, tokenizer, window: int =
     """Features of the published days in ``day``'s window (one hash sample over all of them,
     read a batch at a time), and those days."""
     days = window_days(lake, day, window)
-    sample = rolling_sample(cfg)
-    for i, d in enumerate(days):
-        sample.add_files(lake, report_day_files(lake, d) or [], source=i)
+    sample = rolling_sample(cfg).add_sources(lake, [(report_day_files(lake, d) or [], i) for i, d in enumerate(days)])
     return features_of(sample, tokenizer), days
 
 
@@ -544,12 +570,12 @@ def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_samp
         return None
     old_rows = old.to_pylist()
     cfg = DriftConfig(threshold=old_rows[0]["threshold"], alpha=old_rows[0]["alpha"], max_sample=max_sample)
-    today, versions = today_sample(cfg), set()
+    versions = set()
     for uri in files:
-        for batch in parquet_batches(lake, uri, [*SAMPLE_COLUMNS, "model_version"]):
+        for batch in parquet_batches(lake, uri, ["model_version"]):
             if "model_version" in batch.schema.names:
                 versions.update(v for v in pc.unique(batch.column("model_version")).to_pylist() if v)
-            today.add(batch)
+    today = today_sample(cfg).add_files(lake, files)
     versions = sorted(versions)
     tokenizer = tokenizer_for(versions[0]) if versions and tokenizer_for else None
     name = f"rolling_{window}d"
