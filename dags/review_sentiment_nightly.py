@@ -241,6 +241,15 @@ def _s3_options(conn_id: str):
             description="share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)",
             section=S_MODEL,
         ),
+        "score_cache_days": Param(
+            30,
+            type="integer",
+            minimum=0,
+            maximum=3650,
+            title="Score cache retention (days)",
+            description="texts scored on an earlier night by the same model and runtime are not scored again; entries unused this many days are dropped; 0 turns the cache off (see docs/model.md)",
+            section=S_MODEL,
+        ),
         "provider": Param(
             "auto",
             type="string",
@@ -455,7 +464,8 @@ def review_sentiment_nightly():
         with _stage("score", shard) as (run, out):
             model_dir = registry.fetch(run.lake, model_version)
             out["result"] = pipeline.score(
-                run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"])
+                run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"]),
+                cache_days=int(params.get("score_cache_days", 0)),
             )
             return out["result"]
 

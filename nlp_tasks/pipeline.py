@@ -237,44 +237,97 @@ def load_engine(model_dir: str, provider: str = "auto"):
     return _ENGINES[key]
 
 
-def score(run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_band: tuple[float, float] = (0.4, 0.6)) -> dict:
+def _open_score_cache(run: Run, model_dir: str, provider: str, cache_days: int):
+    """(choice, metadata, cache or None); the cache only for batch-invariant engines."""
+    from .sentiment.engine import batch_invariant, plan, runtime_key
+    from .sentiment.score_cache import ScoreCache
+
+    choice, meta = plan(model_dir, provider)
+    if cache_days <= 0:
+        return choice, meta, None
+    if not batch_invariant(choice):
+        log.info("score cache off: %s %s scores depend on their batch, a cached score could differ from a cold run's", choice.provider, choice.variant)
+        return choice, meta, None
+    classes = tuple(meta.get("labels", ("negative", "positive")))
+    return choice, meta, ScoreCache(run.lake, meta.get("version", "unknown"), runtime_key(choice), classes, retention_days=cache_days)
+
+
+def score(
+    run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_band: tuple[float, float] = (0.4, 0.6), cache_days: int = 0
+) -> dict:
     """Score title + text (both redacted) of every row: P(positive), P(negative), P(neutral), label.
 
     A 3-class model labels by its own calibrated rule and the neutral band is ignored; a binary
     model (an imported checkpoint) has no P(neutral) (null) and the band makes its neutral label.
+    ``cache_days`` > 0: texts scored on an earlier night (by the same model and runtime) come from
+    the score cache (sentiment.score_cache), bit-identical, and the model scores only the rest;
+    a cache that cannot be read or written is logged and the night goes on without it.
     """
     from .sentiment import DEFAULT_NEUTRAL_BAND, labels_from_proba, uses_neutral_band
     from .sentiment.datasets import review_input
 
     t0 = time.perf_counter()
-    engine = load_engine(model_dir, provider)
     table = run.lake.read_parquet(shard)
     titles = table.column("title_redacted").to_pylist()
     texts = [review_input(ti, te) for ti, te in zip(titles, table.column("text_redacted").to_pylist())]
-    probs = engine.predict_proba(texts)
-    classes = engine.classes_
+    cache = keys = None
+    try:
+        choice, meta, cache = _open_score_cache(run, model_dir, provider, cache_days)
+        if cache is not None:
+            from .sentiment.score_cache import text_key
+
+            keys = [text_key(t) for t in texts]
+            found, probs = cache.lookup(keys)
+    except Exception as exc:  # noqa: BLE001 - the cache must never fail a night
+        log.warning("score cache unreadable (%s): scoring every row", exc)
+        cache = None
+    if cache is None:
+        engine = load_engine(model_dir, provider)
+        choice, meta = engine.choice, engine.metadata
+        probs, found = engine.predict_proba(texts), np.zeros(len(texts), dtype=bool)
+    elif not found.all():
+        engine = load_engine(model_dir, provider)
+        miss = np.flatnonzero(~found)
+        probs[miss] = engine.predict_proba([texts[i] for i in miss])
+    hits = int(found.sum())
+    if cache is not None:
+        try:
+            cache.add(run.day, keys, probs)
+            cache.compact()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("score cache not updated (%s): the night's scores are unaffected", exc)
+    version = meta.get("version", "unknown")
+    classes = tuple(meta.get("labels", ("negative", "positive")))
+    decision = meta.get("decision")
     if uses_neutral_band(classes):
         p_neutral = pa.nulls(len(texts), pa.float32())
     else:
         if tuple(neutral_band) != DEFAULT_NEUTRAL_BAND:
-            log.info("model %s has its own neutral class: neutral_low/high %s are ignored", engine.version, neutral_band)
+            log.info("model %s has its own neutral class: neutral_low/high %s are ignored", version, neutral_band)
         p_neutral = pa.array(probs[:, classes.index("neutral")], pa.float32())
-    labels = labels_from_proba(probs, classes, engine.decision, neutral_band)
+    labels = labels_from_proba(probs, classes, decision, neutral_band)
     n = table.num_rows
     out = (
         table.append_column("score", pa.array(probs[:, classes.index("positive")], pa.float32()))
         .append_column("p_negative", pa.array(probs[:, classes.index("negative")], pa.float32()))
         .append_column("p_neutral", p_neutral)
         .append_column("label", pa.array(labels, pa.string()))
-        .append_column("model_version", pa.array([engine.version] * n, pa.string()))
-        .append_column("provider", pa.array([engine.choice.provider] * n, pa.string()))
+        .append_column("model_version", pa.array([version] * n, pa.string()))
+        .append_column("provider", pa.array([choice.provider] * n, pa.string()))
         .append_column("run_id", pa.array([run.run_id] * n, pa.string()))
     )
     uri = run.work("scored", posixpath.basename(shard))
     run.lake.write_parquet(out, uri)
     secs = time.perf_counter() - t0
-    log.info("scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s", posixpath.basename(shard), n, secs, n / max(secs, 1e-9), engine.version, engine.choice.provider)
-    return {"shard": uri, "rows": n, "model_version": engine.version, "provider": engine.choice.provider, "seconds": round(secs, 3)}
+    log.info(
+        "scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s; score cache: %s",
+        posixpath.basename(shard), n, secs, n / max(secs, 1e-9), version, choice.provider,
+        f"{hits} of {n} rows" if cache is not None else "off",
+    )
+    result = {"shard": uri, "rows": n, "model_version": version, "provider": choice.provider, "seconds": round(secs, 3)}
+    if cache is not None:
+        result["cache_hits"] = hits
+    return result
 
 
 # -- 6. drift ---------------------------------------------------------------------------

@@ -1,9 +1,16 @@
-"""Batched ONNX Runtime inference: the serving side of the sentiment model.
+"""Batched inference: the serving side of the sentiment model.
 
 Texts are tokenised with the fast tokenizer into windows of at most ``max_length`` tokens
 (long texts get several overlapping windows, aggregated by token count, so nothing is
 silently cut), windows are sorted by length and padded per batch only to the longest
 member, and identical texts are scored once. Results come back in input order.
+
+Runtimes: CUDA + FP16 (ONNX Runtime) on a GPU; on a CPU, OpenVINO static INT8 where the CPU
+has INT8 dot products (VNNI/AMX) and the model has that variant, else ONNX Runtime dynamic
+INT8, else FP32. OpenVINO static INT8 pads every window to a width fixed by its own length
+(``padded_width``), never by its batch mates, so a text's score is bit-identical alone and in
+any batch (``batch_invariant``). Dynamic INT8 scales activations per batch; its scores move
+slightly with the batch.
 """
 from __future__ import annotations
 
@@ -15,12 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from . import openvino_backend
 from .export import VARIANTS
 
 log = logging.getLogger(__name__)
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+OPENVINO = openvino_backend.PROVIDER
+# Forces the CPU runtime where the automatic choice is wrong for a fleet: openvino | onnxruntime.
+CPU_RUNTIME_ENV = "NLP_TASKS_CPU_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -33,21 +44,94 @@ class ProviderChoice:
         return VARIANTS[self.variant]
 
 
-def choose_provider(available: list[str], requested: str = "auto", files: set[str] | None = None) -> ProviderChoice:
-    """CUDA + FP16 when a GPU runtime is present, else CPU + INT8 (FP32 if INT8 is missing).
+def choose_provider(
+    available: list[str],
+    requested: str = "auto",
+    files: set[str] | None = None,
+    int8_isa: str | None = None,
+    openvino: bool = False,
+) -> ProviderChoice:
+    """CUDA + FP16 when a GPU runtime is present; else OpenVINO static INT8 when the CPU has
+    INT8 dot products (``int8_isa``: avx512_vnni, avx_vnni, amx_int8), ``openvino`` is
+    installed and the model has that variant; else ONNX Runtime INT8 (FP32 if INT8 is missing).
 
-    ``requested`` is "auto", "cuda" or "cpu"; asking for CUDA where it is absent is an error
-    rather than a silent fall-back, because it means the worker is misconfigured.
+    ``requested`` is "auto", "cuda", "cpu", or a CPU runtime forced: "openvino" or
+    "onnxruntime". Asking for CUDA or OpenVINO where it is absent is an error rather than a
+    silent fall-back, because it means the worker is misconfigured.
     """
     requested = (requested or "auto").lower()
-    if requested not in ("auto", "cuda", "cpu"):
-        raise ValueError(f"provider must be auto, cuda or cpu, got {requested!r}")
+    if requested not in ("auto", "cuda", "cpu", "openvino", "onnxruntime"):
+        raise ValueError(f"provider must be auto, cuda, cpu, openvino or onnxruntime, got {requested!r}")
     have = lambda v: files is None or VARIANTS[v] in files  # noqa: E731
     if requested in ("auto", "cuda") and CUDA in available:
         return ProviderChoice(CUDA, "fp16" if have("fp16") else "fp32")
     if requested == "cuda":
         raise RuntimeError(f"CUDA requested but onnxruntime offers only {available}")
+    ov_ready = openvino and files is not None and VARIANTS["ov-int8"] in files
+    if requested == "openvino":
+        if not ov_ready:
+            raise RuntimeError("OpenVINO requested but " + ("the model has no OpenVINO INT8 variant" if openvino else "openvino is not installed"))
+        return ProviderChoice(OPENVINO, "ov-int8")
+    if requested in ("auto", "cpu") and ov_ready and int8_isa:
+        return ProviderChoice(OPENVINO, "ov-int8")
     return ProviderChoice(CPU, "int8" if have("int8") else "fp32")
+
+
+def isa_tag(flags: set[str] | None = None) -> str:
+    """The widest vector instruction set the kernels may use: part of a score's provenance."""
+    flags = openvino_backend.cpu_flags() if flags is None else flags
+    for f in ("amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2"):
+        if f in flags:
+            return f
+    return "base"
+
+
+def plan(model_dir: str | Path, provider: str = "auto", variant: str | None = None) -> tuple[ProviderChoice, dict]:
+    """The runtime and variant an engine for ``model_dir`` would use, and the model's metadata,
+    without loading the model (the score cache needs them before deciding to load it)."""
+    import onnxruntime as ort
+
+    model_dir = Path(model_dir)
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    files = {p.name for p in model_dir.iterdir()}
+    requested = (provider or "auto").lower()
+    forced = os.environ.get(CPU_RUNTIME_ENV, "").strip().lower()
+    gpu = requested == "auto" and CUDA in ort.get_available_providers()
+    if forced in ("openvino", "onnxruntime") and requested in ("auto", "cpu") and not gpu:
+        requested = forced
+    choice = choose_provider(
+        ort.get_available_providers(), requested, files, openvino_backend.int8_isa(), openvino_backend.installed()
+    )
+    if variant:  # benchmarks and tests pin a variant; production lets the provider decide
+        prov = OPENVINO if variant == "ov-int8" else (choice.provider if choice.provider != OPENVINO else CPU)
+        choice = ProviderChoice(prov, variant)
+    return choice, metadata
+
+
+def runtime_key(choice: ProviderChoice) -> str:
+    """What, besides the weights, decides a score's bits: variant, runtime and its version, ISA."""
+    if choice.provider == OPENVINO:
+        runtime = "openvino-" + openvino_backend.runtime_version()
+    else:
+        import onnxruntime as ort
+
+        runtime = "onnxruntime-" + ort.__version__
+    return f"{choice.variant}.{runtime}.{isa_tag()}"
+
+
+def batch_invariant(choice: ProviderChoice) -> bool:
+    """Whether a text's score is bit-identical alone and in any batch (tested). OpenVINO static
+    INT8 with per-window padded widths is; ONNX Runtime's dynamic INT8 scales activations per
+    batch; its FP32 differs in the last bit for a batch of one (another GEMM kernel); CUDA picks
+    kernels by shape."""
+    return choice.variant == "ov-int8"
+
+
+def padded_width(n: int, max_length: int) -> int:
+    """A window's padded width from its own length alone: multiples of 4 up to 32 tokens, then
+    steps of 1/8 of the power of two below (at most 12.5% padding), capped at max_length."""
+    step = max(4, (1 << max(0, int(n).bit_length() - 1)) // 8)
+    return min(max_length, -(-int(n) // step) * step)
 
 
 def available_cpus() -> int:
@@ -80,30 +164,38 @@ class SentimentEngine:
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
-        self.metadata = json.loads((self.model_dir / "metadata.json").read_text())
+        self.choice, self.metadata = plan(self.model_dir, provider, variant)
         self.version = self.metadata.get("version", "unknown")
-        files = {p.name for p in self.model_dir.iterdir()}
-        self.choice = choose_provider(ort.get_available_providers(), provider, files)
-        if variant:  # benchmarks and tests pin a variant; production lets the provider decide
-            self.choice = ProviderChoice(self.choice.provider, variant)
         self.max_length = int(self.metadata.get("max_length", 256))
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch or self.TOKENS_PER_BATCH[self.choice.provider]
+        self.batch_invariant = batch_invariant(self.choice)
 
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_length, stride=stride)
 
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.threads = threads or available_cpus()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        providers = [self.choice.provider] if self.choice.provider == CPU else [self.choice.provider, CPU]
-        self.session = ort.InferenceSession(str(self.model_dir / self.choice.filename), opts, providers=providers)
         self.use_io_binding = self.choice.provider == CUDA
+        self.session = None
+        self._ov = None
+        if self.choice.provider == OPENVINO:
+            self._ov = openvino_backend.Runner(self.model_dir / self.choice.filename, self.threads)
+        else:
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            providers = [self.choice.provider] if self.choice.provider == CPU else [self.choice.provider, CPU]
+            self.session = ort.InferenceSession(str(self.model_dir / self.choice.filename), opts, providers=providers)
         log.info(
-            "sentiment model %s on %s (%s, %d threads)", self.version, self.choice.provider, self.choice.variant, self.threads
+            "sentiment model %s on %s (%s, %d threads; CPU INT8 instructions: %s; batch-invariant scores: %s)",
+            self.version,
+            self.choice.provider,
+            self.choice.variant,
+            self.threads,
+            openvino_backend.int8_isa() or "none",
+            self.batch_invariant,
         )
 
     # Padded tokens per batch. On a CPU a batch's feed-forward activations (tokens x 1536
@@ -111,7 +203,7 @@ class SentimentEngine:
     # runs of bench/inference.py's texts, AMD EPYC, 2 threads: 78.0 vs 71.3 texts/s; 2,048: 79.0).
     # A GPU wants big batches to fill its cores; its 8,192 is the earlier default, not tuned here
     # (no GPU on the machines this was measured on).
-    TOKENS_PER_BATCH = {CPU: 4096, CUDA: 8192}
+    TOKENS_PER_BATCH = {CPU: 4096, CUDA: 8192, OPENVINO: 4096}
 
     # -- tokenisation -------------------------------------------------------------------
     # Texts per encode_batch call. A tokenizers Encoding also holds token strings, offsets
@@ -132,6 +224,8 @@ class SentimentEngine:
         return ids, np.asarray(owner, dtype=np.int64)
 
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if self._ov is not None:
+            return self._ov(input_ids, attention_mask)
         if not self.use_io_binding:
             return self.session.run(["probs"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
         binding = self.session.io_binding()  # keeps outputs on the device until copied once
@@ -164,6 +258,10 @@ class SentimentEngine:
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         window_p = np.zeros((len(ids), k), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")
+        # Batch-invariant engines pad each window to a width of its own (batches hold one
+        # width); the others to their batch's longest window.
+        fixed = self.batch_invariant
+        widths = np.fromiter((padded_width(n, self.max_length) for n in lengths), dtype=np.int64, count=len(lengths)) if fixed else lengths
         start = 0
         while start < len(order):
             # Grow the batch while it stays within the size and padded-token budgets.
@@ -171,11 +269,12 @@ class SentimentEngine:
             while (
                 end < len(order)
                 and end - start < self.batch_size
-                and lengths[order[end]] * (end - start + 1) <= self.max_tokens_per_batch
+                and widths[order[end]] * (end - start + 1) <= self.max_tokens_per_batch
+                and (not fixed or widths[order[end]] == widths[order[start]])
             ):
                 end += 1
             idx = order[start:end]
-            width = int(lengths[idx].max())
+            width = int(widths[idx].max())
             batch_ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, j in enumerate(idx):

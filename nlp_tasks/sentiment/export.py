@@ -7,6 +7,8 @@ Variants written next to each other:
 - model.int8.onnx  dynamic INT8 quantisation of the optimised graph, for CPUs (the nodes the
                    delta's quantization.json names stay FP32)
 - model.fp16.onnx  FP16 weights with FP32 inputs/outputs, for CUDA
+- model.ov-int8.xml/.bin  OpenVINO static INT8 (nncf), for CPUs with INT8 dot products (VNNI,
+                   AMX); built when the delta ships calibration texts (see openvino_backend)
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ OPSET = 17
 # Bump when the export changes the files built from the same delta (graph, fusions,
 # quantisation): versions must never name two different sets of weights.
 EXPORT_REVISION = "2-eager-attention-fused"
-VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx", "ov-int8": "model.ov-int8.xml"}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
@@ -114,7 +116,27 @@ def build_variants(
     }
 
 
-def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp32_nodes: list[str] | None = None) -> dict:
+def _build_openvino(model, tokenizer_dir: Path, out: Path, calibration: Path | None, max_length: int) -> dict | None:
+    """The OpenVINO static INT8 variant, or None (no calibration texts, or no openvino/nncf)."""
+    from . import openvino_backend
+
+    for stale in (out / openvino_backend.FILENAME, (out / openvino_backend.FILENAME).with_suffix(".bin")):
+        stale.unlink(missing_ok=True)
+    if calibration is None or not calibration.exists():
+        log.info("no %s in the delta: no OpenVINO INT8 variant", openvino_backend.CALIBRATION)
+        return None
+    try:
+        import nncf  # noqa: F401
+        import openvino  # noqa: F401
+    except ImportError as exc:
+        log.warning("OpenVINO INT8 variant not built (%s): CPUs will run ONNX Runtime", exc)
+        return None
+    return openvino_backend.build_int8(model, tokenizer_dir / "tokenizer.json", calibration, out, max_length)
+
+
+def export_classifier(
+    model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp32_nodes: list[str] | None = None, ov_calibration: Path | None = None
+) -> dict:
     """Export any (input_ids, attention_mask) -> probs torch module with its tokenizer."""
     out.mkdir(parents=True, exist_ok=True)
     cfg = model.encoder.config if hasattr(model, "encoder") else model.config
@@ -123,6 +145,9 @@ def export_classifier(model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp
         _export_torch(model, raw)
         variants = build_variants(raw, out, cfg.num_attention_heads, cfg.hidden_size, int8_fp32_nodes=int8_fp32_nodes)
         meta = {**meta, "optimisation": variants}
+    ov = _build_openvino(model, tokenizer_dir, out, ov_calibration, int(meta.get("max_length", 256)))
+    if ov:
+        meta["openvino_int8"] = ov
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).exists():
             shutil.copy(tokenizer_dir / name, out / name)
@@ -185,7 +210,11 @@ def build_default(out: Path, delta_dir: Path | None = None) -> dict:
     if training.get("calibration"):
         meta["calibration"] = training["calibration"]
     # The delta's quantisation recipe: which nodes INT8 keeps in FP32 for these weights.
-    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(delta / RECIPE))
+    # The OpenVINO INT8 variant's calibration texts, when the delta ships them (hashed into
+    # the version like every other delta file).
+    from .openvino_backend import CALIBRATION
+
+    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(delta / RECIPE), delta / CALIBRATION)
 
 
 class _SequenceClassifierProbs:

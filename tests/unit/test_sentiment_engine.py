@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nlp_tasks.sentiment import label_for, labels_from_proba
-from nlp_tasks.sentiment.engine import CPU, CUDA, SentimentEngine, available_cpus, choose_provider
+from nlp_tasks.sentiment.engine import CPU, CUDA, OPENVINO, ProviderChoice, SentimentEngine, available_cpus, choose_provider, padded_width
 
-ALL = {"model.onnx", "model.int8.onnx", "model.fp16.onnx"}
+ALL = {"model.onnx", "model.int8.onnx", "model.fp16.onnx", "model.ov-int8.xml"}
 
 
 def test_provider_selection():
@@ -27,6 +27,29 @@ def test_provider_selection():
         choose_provider([CPU], "cuda", ALL)
     with pytest.raises(ValueError):
         choose_provider([CPU], "tpu", ALL)
+
+
+def test_cpu_runtime_follows_the_instruction_set():
+    # OpenVINO static INT8 only where the CPU has INT8 dot products and openvino is installed.
+    assert choose_provider([CPU], "auto", ALL, "avx512_vnni", True) == ProviderChoice(OPENVINO, "ov-int8")
+    assert choose_provider([CPU], "cpu", ALL, "amx_int8", True).provider == OPENVINO
+    assert choose_provider([CUDA, CPU], "auto", ALL, "amx_int8", True).provider == CUDA
+    assert choose_provider([CPU], "auto", ALL, None, True) == ProviderChoice(CPU, "int8")  # plain AVX2: ORT is faster
+    assert choose_provider([CPU], "auto", ALL, "avx_vnni", False) == ProviderChoice(CPU, "int8")  # not installed
+    assert choose_provider([CPU], "auto", ALL - {"model.ov-int8.xml"}, "avx_vnni", True) == ProviderChoice(CPU, "int8")
+    assert choose_provider([CPU], "openvino", ALL, None, True).provider == OPENVINO
+    assert choose_provider([CPU], "onnxruntime", ALL, "amx_int8", True) == ProviderChoice(CPU, "int8")
+    with pytest.raises(RuntimeError, match="OpenVINO requested"):
+        choose_provider([CPU], "openvino", ALL, "amx_int8", False)
+    with pytest.raises(RuntimeError, match="no OpenVINO"):
+        choose_provider([CPU], "openvino", ALL - {"model.ov-int8.xml"}, "amx_int8", True)
+
+
+def test_padded_width_depends_only_on_the_window():
+    assert [padded_width(n, 256) for n in (1, 4, 5, 17, 33, 100, 250, 256)] == [4, 4, 8, 20, 36, 104, 256, 256]
+    for n in range(1, 257):
+        w = padded_width(n, 256)
+        assert n <= w <= 256 and w - n <= max(3, n // 8)
 
 
 def test_threads_follow_the_cores_we_really_have():
@@ -138,3 +161,35 @@ def test_token_budget_follows_the_provider(model_dir):
     cpu = SentimentEngine(model_dir, provider="cpu", variant="fp32")
     assert cpu.max_tokens_per_batch == SentimentEngine.TOKENS_PER_BATCH[CPU]
     assert SentimentEngine(model_dir, provider="cpu", max_tokens_per_batch=512).max_tokens_per_batch == 512
+
+
+@pytest.fixture(scope="module")
+def ov_int8(model_dir):
+    pytest.importorskip("openvino")
+    if not (model_dir / "model.ov-int8.xml").exists():
+        pytest.skip("model built without the OpenVINO INT8 variant")
+    return SentimentEngine(model_dir, variant="ov-int8")
+
+
+def test_openvino_int8_scores_do_not_depend_on_the_batch(ov_int8, fp32):
+    texts = [
+        "Absolutely love it, works perfectly and arrived early.",
+        "Terrible. It broke after two days and support never answered.",
+        "It's okay, nothing special.",
+        "Great value. " * 30,
+        "The lid cracked after a week but support replaced it, so overall fine. " * 12,
+        "Cheap plastic",
+        "Fits perfectly, would buy again. Arrived late but the quality is excellent.",
+        "This kettle is awful, it broke and I hate it. " * 40,
+    ]
+    assert ov_int8.choice.provider == OPENVINO and ov_int8.batch_invariant
+    together = ov_int8.predict_proba(texts)
+    alone = np.concatenate([ov_int8.predict_proba([t]) for t in texts[:6]])
+    np.testing.assert_array_equal(alone, together[:6])  # bit for bit, not approximately
+    others = ov_int8.predict_proba(texts[::-1] + ["Meh.", "Fine I guess, nothing special at all really."])
+    np.testing.assert_array_equal(others[: len(texts)][::-1], together)
+    small = SentimentEngine(ov_int8.model_dir, variant="ov-int8", batch_size=2, max_tokens_per_batch=64)
+    np.testing.assert_array_equal(small.predict_proba(texts), together)
+    # And it is the same model: labels as FP32's on clear texts, probabilities close.
+    ref = fp32.predict_proba(texts)
+    np.testing.assert_allclose(together, ref, atol=0.08)
