@@ -130,12 +130,81 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
+def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
+    """The score cache (issue 22), on the score stage itself: ``days`` days of ``n`` reviews
+    scored once, then re-scored as a backfill; then a day whose texts are 30% seen before,
+    scored without and with the cache. The engine is loaded before the timings (a DAG task
+    whose shard is fully cached does not load it at all). Reported values are compared bit
+    for bit with the first run's. The cache serves batch-invariant engines only, so the CPU
+    runtime is OpenVINO static INT8 unless NLP_TASKS_CPU_RUNTIME says otherwise."""
+    import random
+
+    import pyarrow as pa
+
+    from bench.inference import make_texts
+    from nlp_tasks.pipeline import Run, load_engine, score
+    from nlp_tasks.storage import Lake
+
+    os.environ.setdefault("NLP_TASKS_CPU_RUNTIME", "openvino")
+    lake = Lake(str(workdir / "lake"))
+    cols = ["score", "p_negative", "p_neutral", "label", "model_version", "provider"]
+
+    def shard(day: str, run_id: str, texts: list[str]):
+        run = Run(lake, day, run_id)
+        uri = run.work("redacted", "part-00000.parquet")
+        lake.write_parquet(pa.table({"review_id": [str(i) for i in range(len(texts))], "title_redacted": pa.nulls(len(texts), pa.string()), "text_redacted": texts}), uri)
+        return run, uri
+
+    engine = load_engine(model_dir, "auto")
+    engine.predict_proba(["warm-up"])
+    day_texts = [[f"{t} (day {d})" for t in make_texts(n, seed=100 + d)] for d in range(days)]
+    first, again, identical, hits = [], [], True, 0
+    for d, texts in enumerate(day_texts):
+        run, uri = shard(f"2026-07-{d + 1:02d}", "first", texts)
+        r = score(run, uri, model_dir, cache_days=30)
+        first.append((r["seconds"], lake.read_parquet(r["shard"]).select(cols)))
+    for d, texts in enumerate(day_texts):
+        run, uri = shard(f"2026-07-{d + 1:02d}", "backfill", texts)
+        r = score(run, uri, model_dir, cache_days=30)
+        again.append(r["seconds"])
+        hits += r.get("cache_hits", 0)
+        identical &= lake.read_parquet(r["shard"]).select(cols).equals(first[d][1])
+    rng = random.Random(5)
+    seen = [t for texts in day_texts for t in texts]
+    mixed = rng.sample(seen, int(0.3 * n)) + [f"{t} (day new)" for t in make_texts(n - int(0.3 * n), seed=999)]
+    rng.shuffle(mixed)
+    run, uri = shard("2026-07-20", "nocache", mixed)
+    cold = score(run, uri, model_dir, cache_days=0)
+    run, uri = shard("2026-07-20", "cache", mixed)
+    warm = score(run, uri, model_dir, cache_days=30)
+    first_s = sum(x for x, _ in first)
+    return {
+        "reviews_per_day": n,
+        "days": days,
+        "provider": cold["provider"],
+        "first_inference_s": round(first_s, 2),
+        "backfill_s": round(sum(again), 2),
+        "backfill_share_of_first": round(sum(again) / first_s, 3),
+        "backfill_cache_hits": f"{hits} of {n * days}",
+        "backfill_bit_identical": bool(identical),
+        "day_30pct_seen": {"without_cache_s": cold["seconds"], "with_cache_s": warm["seconds"],
+                           "saved": round(1 - warm["seconds"] / cold["seconds"], 3), "cache_hits": warm.get("cache_hits")},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int)
+    ap.add_argument("--backfill", type=int, metavar="DAYS", default=0,
+                    help="measure the score cache instead: DAYS days of N reviews scored, then backfilled (see backfill())")
     ap.add_argument("--scales", default="100,10,1", help="divisors of N to run, in order")
     ap.add_argument("--shard-rows", type=int, default=20000, help="the DAG's default")
     args = ap.parse_args()
+    if args.backfill:
+        with tempfile.TemporaryDirectory(prefix="backfill-") as tmp:
+            r = backfill(args.n, args.backfill, Path(tmp), os.environ.get("NLP_TASKS_MODEL_DIR", str(REPO / "build" / "model")))
+        print(json.dumps(r, indent=2))
+        return
     results = []
     for div in [int(x) for x in args.scales.split(",")]:
         n = max(1, args.n // div)
