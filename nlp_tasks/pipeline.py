@@ -229,9 +229,11 @@ _ENGINES: dict = {}
 
 def load_engine(model_dir: str, provider: str = "auto"):
     """One engine per worker process and model: mapped shards on one worker share it."""
-    from .sentiment.engine import SentimentEngine
+    import os
 
-    key = (model_dir, provider)
+    from .sentiment.engine import CPU_RUNTIME_ENV, SentimentEngine
+
+    key = (model_dir, provider, os.environ.get(CPU_RUNTIME_ENV, ""))
     if key not in _ENGINES:
         _ENGINES[key] = SentimentEngine(model_dir, provider=provider)
     return _ENGINES[key]

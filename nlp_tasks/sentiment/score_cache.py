@@ -145,7 +145,7 @@ class ScoreCache:
             table = table.filter(pc.greater_equal(table.column("last_used"), pa.scalar(cutoff, pa.date32())))
         if table.num_rows > self.max_entries:
             table = table.sort_by([("last_used", "descending"), ("key", "ascending")]).slice(0, self.max_entries)
-        table = table.sort_by("key")  # sorted keys: row-group statistics prune lookups later
+        table = table.sort_by("key")  # one order whatever the segments' order
         uri = posixpath.join(self.folder, f"part-compact-{uuid.uuid4().hex[:12]}.parquet")
         self.lake.write_parquet(table, uri)
         # Delete only what was merged into the new segment.
