@@ -16,6 +16,15 @@ window decoded, then re-tokenised by the pipeline; the share re-tokenised to ide
 is printed) and its window scores are averaged the same way: that is the headline ratio and
 agreement. The truncating pipeline is also run once and reported beside it: it does less
 work, and disagrees wherever the unread part of a review changes its label.
+
+Peers (issue 22), each on the same texts and threads, given length-sorted batches (their best
+case), timed in the same interleaved rounds: ONNX Runtime dynamic INT8 as Optimum quantises
+(every MatMul, per-channel weights; through optimum's ORTQuantizer when it is installed, else
+the same quantize_dynamic call here: optimum-onnx does not install beside transformers 5.x),
+OpenVINO static INT8 (this engine's ``ov-int8`` variant), and the engine as ``auto`` picks it
+on this CPU. Ratios are against the ONNX Runtime engine (today's CPU path); agreement is
+3-class label agreement with the torch FP32 pipeline. The CPU model and its vector/INT8 flags
+are printed with the figures: OpenVINO INT8 needs VNNI or AMX to be fast.
 """
 from __future__ import annotations
 
@@ -188,6 +197,72 @@ def cpu_model() -> str:
         return "unknown"
 
 
+SIMD_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    from nlp_tasks.sentiment.openvino_backend import cpu_flags as flags
+
+    have = flags()
+    return [f for f in SIMD_FLAGS if f in have]
+
+
+def optimum_int8(model_dir: Path, out_dir: Path) -> tuple[Path, str]:
+    """The FP32 graph dynamically quantised the way Optimum's ORTQuantizer does it."""
+    target = out_dir / "model.optimum-int8.onnx"
+    try:
+        from optimum.onnxruntime import ORTQuantizer
+        from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+        vnni = "avx512_vnni" in cpu_flags()
+        cfg = (AutoQuantizationConfig.avx512_vnni if vnni else AutoQuantizationConfig.avx2)(is_static=False, per_channel=True)
+        ORTQuantizer.from_pretrained(str(model_dir), file_name="model.onnx").quantize(save_dir=str(out_dir), quantization_config=cfg)
+        produced = out_dir / "model_quantized.onnx"
+        produced.rename(target)
+        return target, "optimum ORTQuantizer"
+    except ImportError:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(model_dir / "model.onnx"), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        return target, "quantize_dynamic, Optimum's recipe (optimum not installed)"
+
+
+def peer_engines(model_dir: Path, tmp: Path) -> dict:
+    """name -> (engine, note); each one a SentimentEngine so all get the same sorted batches."""
+    import onnxruntime as ort
+
+    from nlp_tasks.sentiment.engine import SentimentEngine
+
+    peers = {"engine_onnxruntime_int8": (SentimentEngine(model_dir, provider="onnxruntime"), "today's CPU path")}
+    path, how = optimum_int8(model_dir, tmp)
+    e = SentimentEngine(model_dir, provider="onnxruntime")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = e.threads, 1
+    e.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    peers["optimum_ort_dynamic_int8"] = (e, how)
+    if (model_dir / "model.ov-int8.xml").exists():
+        try:
+            peers["openvino_static_int8"] = (SentimentEngine(model_dir, variant="ov-int8"), "nncf static INT8, per-window padding")
+        except (ImportError, RuntimeError) as exc:
+            print(f"OpenVINO INT8 skipped: {exc}", file=sys.stderr)
+    auto = SentimentEngine(model_dir, provider="auto")
+    peers["engine_auto"] = (auto, f"what auto picks here: {auto.choice.provider} {auto.choice.variant}")
+    return peers
+
+
+def run_hf_sorted(pipe, windows: Windows):
+    """The pipeline's best case: windows in length order, so its batches pad little."""
+    import numpy as np
+
+    order = np.argsort(windows.weights, kind="stable")
+    probs = run_hf(pipe, [windows.texts[i] for i in order])
+    out = np.empty_like(probs)
+    out[order] = probs
+    return windows.fold(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", default=str(REPO / "build" / "model"))
@@ -214,11 +289,18 @@ def main() -> None:
         engine.predict_proba(texts[:64])
     # Built once, outside the timings: the windows are the engine's own tokenisation.
     windows = Windows(engine, texts, pipe.tokenizer)
+    import tempfile
+
+    peers = peer_engines(model_dir, Path(tempfile.mkdtemp(prefix="bench-peers-")))
+    for e, _ in peers.values():
+        e.predict_proba(texts[:64])  # warm-up (OpenVINO compiles kernels for each new shape)
+    peer_t = {k: [] for k in peers}
+    peer_p = {}
     hf_t, ort_t = [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
         with PeakRSS() as m:
-            hf_scores = run_hf_windows(pipe, windows)
+            hf_scores = run_hf_sorted(pipe, windows)
         hf_t.append(time.perf_counter() - t)
         hf_mem.peak = max(hf_mem.peak, m.peak)
         t = time.perf_counter()
@@ -226,6 +308,10 @@ def main() -> None:
             ort_scores = engine.predict_proba(texts)
         ort_t.append(time.perf_counter() - t)
         ort_mem.peak = max(ort_mem.peak, m.peak)
+        for k, (e, _) in peers.items():
+            t = time.perf_counter()
+            peer_p[k] = e.predict_proba(texts)
+            peer_t[k].append(time.perf_counter() - t)
     t = time.perf_counter()
     trunc_scores = run_hf(pipe, texts)
     trunc_t = time.perf_counter() - t
@@ -269,10 +355,33 @@ def main() -> None:
         "peak_rss_mb_engine_phase": round(ort_mem.peak / 2**20, 1),
         "threads": engine.threads,
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+    }
+    base = statistics.median(peer_t["engine_onnxruntime_int8"])
+    result["peers"] = {
+        k: {
+            "texts_per_s": round(len(texts) / statistics.median(peer_t[k]), 1),
+            "vs_onnxruntime_engine": round(base / statistics.median(peer_t[k]), 2),
+            "label_agreement_with_torch_fp32": agreement(hf_l, decide(peer_p[k])),
+            "max_abs_score_diff": round(float(abs(hf_scores[:, pos] - peer_p[k][:, pos]).max()), 4),
+            "runs_s": [round(x, 2) for x in peer_t[k]],
+            "note": note,
+        }
+        for k, (_, note) in peers.items()
+    }
+    result["peers"]["hf_pipeline_torch_fp32"] = {
+        "texts_per_s": round(hf_tps, 1),
+        "vs_onnxruntime_engine": round(base / statistics.median(hf_t), 2),
+        "note": "batch 32, length-sorted windows",
     }
     if args.task_rss:
         result["scoring_task"] = task_rss(model_dir, args.task_rss)
     print(json.dumps(result, indent=2))
+    print(f"\nCPU: {result['cpu']}, {result['threads']} threads, flags: {' '.join(result['cpu_flags'])}")
+    print(f"{'system':<28}{'texts/s':>9}{'vs ORT engine':>15}{'agree FP32':>12}  note")
+    for k, r in result["peers"].items():
+        agree = r.get("label_agreement_with_torch_fp32")
+        print(f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{'-' if agree is None else agree:>12}  {r['note']}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def engine_for(model_dir: Path, variant: str, threads: int | None) -> SentimentE
     """A CPU engine whose session runs the given variant's file."""
     import onnxruntime as ort
 
-    engine = SentimentEngine(model_dir, provider="cpu", threads=threads)
+    if variant == "ov-int8":  # OpenVINO, not an ONNX Runtime session
+        return SentimentEngine(model_dir, variant=variant, threads=threads)
+    engine = SentimentEngine(model_dir, provider="onnxruntime", threads=threads)
     path = model_dir / VARIANTS[variant]
     if not path.exists():
         raise FileNotFoundError(path)
