@@ -79,7 +79,9 @@ def _run():
     root = _allowed_root(params["data_root"])
     s3 = S3Options()
     if root.startswith("s3://"):
-        s3 = _s3_options(params["aws_conn_id"])
+        from nlp_tasks.airflow.connections import s3_options
+
+        s3 = s3_options(params["aws_conn_id"])
     return Run(Lake(root, s3), day, ctx["run_id"])
 
 
@@ -149,30 +151,6 @@ def _map_index(ctx) -> int | None:
 def _materialise(seq) -> list:
     """A mapped task's outputs as a list; indexing up to len() avoids probing past the end."""
     return [seq[i] for i in range(len(seq))]
-
-
-def _s3_options(conn_id: str):
-    """Credentials and endpoint from an Airflow AWS connection (extra: endpoint_url, region_name).
-
-    A missing connection falls back to the default AWS chain (instance role, env vars).
-    """
-    from nlp_tasks.storage import S3Options
-
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception:
-        log.info("connection %s not found: using the default AWS credential chain", conn_id)
-        return S3Options(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region=os.environ.get("AWS_DEFAULT_REGION"))
-    extra = conn.extra_dejson or {}
-    return S3Options(
-        endpoint_url=extra.get("endpoint_url") or (extra.get("service_config", {}).get("s3", {}) or {}).get("endpoint_url"),
-        access_key=conn.login or extra.get("aws_access_key_id"),
-        secret_key=conn.password or extra.get("aws_secret_access_key"),
-        session_token=extra.get("aws_session_token"),
-        region=extra.get("region_name"),
-    )
 
 
 @dag(

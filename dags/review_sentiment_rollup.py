@@ -30,7 +30,7 @@ DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path
 
 def _lake(root: str, conn_id: str):
     from nlp_tasks import roots
-    from nlp_tasks.storage import Lake, S3Options
+    from nlp_tasks.storage import Lake
 
     try:  # the same allow-list as the nightly DAG: the default root plus $NLP_TASKS_ALLOWED_ROOTS
         roots.check_root(root, DEFAULT_DATA_ROOT)
@@ -41,24 +41,9 @@ def _lake(root: str, conn_id: str):
 
     if not root.startswith("s3://"):
         return Lake(root)
-    from airflow.sdk import BaseHook
+    from nlp_tasks.airflow.connections import s3_options
 
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception:
-        log.info("connection %s not found: using the default AWS credential chain", conn_id)
-        return Lake(root, S3Options(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region=os.environ.get("AWS_DEFAULT_REGION")))
-    extra = conn.extra_dejson or {}
-    return Lake(
-        root,
-        S3Options(
-            endpoint_url=extra.get("endpoint_url"),
-            access_key=conn.login or extra.get("aws_access_key_id"),
-            secret_key=conn.password or extra.get("aws_secret_access_key"),
-            session_token=extra.get("aws_session_token"),
-            region=extra.get("region_name"),
-        ),
-    )
+    return Lake(root, s3_options(conn_id))
 
 
 def _latest_event_extra(ctx) -> dict:

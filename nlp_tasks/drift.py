@@ -694,7 +694,7 @@ def set_baseline(lake, day: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .storage import Lake
+    from .storage import lake_for
 
     p = argparse.ArgumentParser(prog="python -m nlp_tasks.drift", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -704,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     sh = sub.add_parser("show-baseline", help="print the current baseline's metadata")
     sh.add_argument("--data-root", required=True)
     args = p.parse_args(argv)
-    lake = Lake(args.data_root)
+    lake = lake_for(args.data_root)
     if args.cmd == "set-baseline":
         try:
             meta = set_baseline(lake, args.date)

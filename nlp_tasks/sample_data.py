@@ -164,7 +164,7 @@ def write_day(lake: Lake, day: str, n_reviews: int = 120, seed: int = 7) -> dict
 def main(argv: list[str] | None = None) -> None:
     import os
 
-    from .storage import S3Options
+    from .storage import lake_for
 
     ap = argparse.ArgumentParser(prog="python -m nlp_tasks.sample_data")
     ap.add_argument("--data-root", default=os.environ.get("NLP_TASKS_DATA_ROOT", "lake"))
@@ -173,15 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reviews", type=int, default=120, help="reviews per day")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    lake = Lake(
-        args.data_root,
-        S3Options(
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
-            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
-            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-            region=os.environ.get("AWS_DEFAULT_REGION"),
-        ),
-    )
+    lake = lake_for(args.data_root)
     start = dt.date.fromisoformat(args.date)
     for i in range(args.days):
         print(json.dumps(write_day(lake, (start + dt.timedelta(days=i)).isoformat(), args.reviews, args.seed)))

@@ -95,6 +95,48 @@ class S3Options:
     def __repr__(self) -> str:  # never show secrets in logs or the UI
         return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "S3Options":
+        """The standard AWS_* variables (AWS_ENDPOINT_URL for S3-compatible stores); what is
+        unset is left to the default AWS credential chain (instance role, profile)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            access_key=env.get("AWS_ACCESS_KEY_ID") or None,
+            secret_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            session_token=env.get("AWS_SESSION_TOKEN") or None,
+            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or None,
+        )
+
+    @classmethod
+    def from_connection(cls, conn) -> "S3Options":
+        """An Airflow AWS connection: an ``airflow.sdk`` Connection, or its JSON form as a dict
+        (``AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", ...}'``). login/password (or extra
+        aws_access_key_id/aws_secret_access_key) are the keys; extra holds endpoint_url (or
+        service_config.s3.endpoint_url), region_name and aws_session_token."""
+        if isinstance(conn, dict):
+            login, password, extra = conn.get("login"), conn.get("password"), conn.get("extra") or {}
+            if isinstance(extra, str):
+                import json
+
+                extra = json.loads(extra or "{}")
+        else:
+            login, password, extra = conn.login, conn.password, conn.extra_dejson or {}
+        s3_config = (extra.get("service_config") or {}).get("s3") or {}
+        return cls(
+            endpoint_url=extra.get("endpoint_url") or s3_config.get("endpoint_url"),
+            access_key=login or extra.get("aws_access_key_id"),
+            secret_key=password or extra.get("aws_secret_access_key"),
+            session_token=extra.get("aws_session_token"),
+            region=extra.get("region_name"),
+        )
+
+    def describe(self) -> str:
+        """Where the credentials come from, for a log line (never the secrets)."""
+        keys = "access keys given" if self.access_key else "the default AWS credential chain (instance role, profile, AWS_* variables)"
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"S3{where}, {keys}"
+
 
 def _s3_filesystem(opts: S3Options) -> pafs.S3FileSystem:
     kwargs: dict = {
@@ -117,6 +159,14 @@ def _s3_filesystem(opts: S3Options) -> pafs.S3FileSystem:
         # S3-compatible servers (MinIO, moto) rarely serve virtual-hosted buckets.
         kwargs["force_virtual_addressing"] = False
     return pafs.S3FileSystem(**kwargs)
+
+
+def lake_for(root: str, s3: S3Options | None = None) -> "Lake":
+    """A lake for a root: an S3 root without options takes them from the environment
+    (S3Options.from_env), as every command-line tool here does."""
+    if s3 is None:
+        s3 = S3Options.from_env() if normalise_root(root).startswith("s3://") else S3Options()
+    return Lake(root, s3)
 
 
 def normalise_root(root: str) -> str:

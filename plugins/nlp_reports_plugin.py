@@ -63,11 +63,9 @@ def allowed_root(root: str | None) -> str:
 
 
 def _lake(root: str | None = None):
-    from nlp_tasks.storage import Lake, S3Options
+    from nlp_tasks.storage import lake_for
 
-    root = allowed_root(root)
-    s3 = S3Options(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region=os.environ.get("AWS_DEFAULT_REGION"))
-    return Lake(root, s3)
+    return lake_for(allowed_root(root))
 
 
 def _check_day(day: str) -> str:

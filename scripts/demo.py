@@ -35,18 +35,8 @@ def s3_options_from_env() -> S3Options:
     """The same connection the DAG will use: AIRFLOW_CONN_AWS_DEFAULT, else AWS_* variables."""
     conn = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
     if conn and conn.lstrip().startswith("{"):
-        c = json.loads(conn)
-        extra = c.get("extra") or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra)
-        return S3Options(extra.get("endpoint_url"), c.get("login"), c.get("password"), None, extra.get("region_name"))
-    return S3Options(
-        os.environ.get("AWS_ENDPOINT_URL"),
-        os.environ.get("AWS_ACCESS_KEY_ID"),
-        os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        os.environ.get("AWS_SESSION_TOKEN"),
-        os.environ.get("AWS_DEFAULT_REGION"),
-    )
+        return S3Options.from_connection(json.loads(conn))
+    return S3Options.from_env()
 
 
 def demo_env(root: str) -> dict:

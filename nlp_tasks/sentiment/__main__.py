@@ -23,15 +23,9 @@ from . import DEFAULT_NEUTRAL_BAND, labels_from_proba, uses_neutral_band
 
 
 def _lake(root: str):
-    from ..storage import Lake, S3Options
+    from ..storage import lake_for
 
-    s3 = S3Options(
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
-        access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
-        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        region=os.environ.get("AWS_DEFAULT_REGION"),
-    )
-    return Lake(root, s3)
+    return lake_for(root)
 
 
 def _model_dir(ref: str | None, data_root: str | None) -> Path:

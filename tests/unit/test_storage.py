@@ -58,3 +58,44 @@ def test_bytes_are_stored_as_given_whatever_the_name(request, lake_kind):
         assert lake.read_bytes(lake.uri(name)) == data, name
         with lake.open_input(lake.uri(name)) as f:
             assert f.read() == data, name
+
+
+def test_s3_options_from_the_environment_and_from_a_connection():
+    from nlp_tasks.storage import S3Options, lake_for
+
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu-west-1"}
+    assert S3Options.from_env(env) == S3Options("http://127.0.0.1:9000", "k", "s", None, "eu-west-1")
+    assert S3Options.from_env({}) == S3Options()
+    # An Airflow connection's JSON form (AIRFLOW_CONN_AWS_DEFAULT) and its object form agree,
+    # and the endpoint may sit in extra.service_config.s3 as the Amazon provider writes it.
+    conn = {"conn_type": "aws", "login": "k", "password": "s",
+            "extra": {"service_config": {"s3": {"endpoint_url": "http://minio:9000"}}, "region_name": "us-east-1"}}
+
+    class Conn:
+        login, password, extra_dejson = "k", "s", conn["extra"]
+
+    want = S3Options("http://minio:9000", "k", "s", None, "us-east-1")
+    assert S3Options.from_connection(conn) == S3Options.from_connection(Conn()) == want
+    assert S3Options.from_connection({**conn, "extra": '{"endpoint_url": "http://x:1"}'}).endpoint_url == "http://x:1"
+    assert "s" not in want.describe().split("at")[0] and "access keys given" in want.describe()
+    assert "default AWS credential chain" in S3Options().describe()
+    assert lake_for("/tmp/x").s3 == S3Options()
+
+
+def test_a_missing_airflow_connection_is_a_warning_naming_it(monkeypatch, capsys, caplog):
+    from nlp_tasks.airflow import connections
+
+    from airflow.sdk import BaseHook
+
+    def missing(conn_id):
+        raise LookupError(conn_id)
+
+    monkeypatch.setattr(BaseHook, "get_connection", staticmethod(missing))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    opts = connections.s3_options("aws_typo")
+    assert opts.endpoint_url == "http://127.0.0.1:1"
+    # Airflow routes log records through structlog to stdout once airflow.sdk is imported.
+    logged = capsys.readouterr().out + caplog.text
+    line = next(l for l in logged.splitlines() if "aws_typo" in l)
+    assert "warning" in line.lower() and "not found" in line and "default AWS credential chain" in line
