@@ -157,7 +157,7 @@ def export_classifier(
         "files": files,
         "opset": OPSET,
         "export_revision": EXPORT_REVISION,
-        "variants": VARIANTS,
+        "variants": {k: v for k, v in VARIANTS.items() if (out / v).exists()},  # those built
         "labels": list(meta.get("labels") or ["negative", "positive"]),
     }
     (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
