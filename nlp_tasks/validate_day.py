@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import validation as V
-from .pipeline import DEFAULT_SHARD_ROWS, Run, _order_keys, _quarantine_rejects, _shard_name, _ShardWriter, shard_sizes
+from .pipeline import DEFAULT_SHARD_ROWS, SHARD_SLACK, Run, _order_keys, _quarantine_rejects, _shard_name, _ShardWriter, shard_sizes
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,11 @@ def plan_batches(ingested: list[dict]) -> list[dict]:
     objects, which is all a batch needs to give its rows their day-wide order keys.
     """
     ranks = file_ranks(ingested)
-    target = batch_rows_for(sum(item["rows"] for item in ingested if item["shards"]))
+    day_rows = sum(item["rows"] for item in ingested if item["shards"])
+    # Balanced, as shards are: 100,008 rows make one batch, not one and a tail of 8 rows that
+    # would cost a task (and its ~3 s of importing Great Expectations) of its own.
+    n = max(1, math.ceil(day_rows / batch_rows_for(day_rows) - SHARD_SLACK))
+    target = day_rows / n
     # Shard sizes in bytes, where ingest recorded them (results from before it did have none).
     total_bytes = sum(sum(item.get("shard_bytes") or []) for item in ingested)
     target_bytes = max(VALIDATE_BATCH_BYTES, math.ceil(total_bytes / MAX_VALIDATE_BATCHES))

@@ -115,6 +115,9 @@ def test_a_day_with_many_batches_gets_larger_batches_not_more_tasks(monkeypatch)
     assert validate_day.batch_rows_for(40_000_000) == validate_day.VALIDATE_BATCH_ROWS  # 10 GB: 400 batches
     ingested = [{"file": f"f{i}", "rows": 100_000, "shards": [f"f{i}-{k}" for k in range(5)]} for i in range(10)]
     assert len(validate_day.plan_batches(ingested)) == 10
+    # A few rows over a batch make no batch of their own (balanced, like shards).
+    tail = [{"file": f"f{i}", "rows": 16_668 if i < 6 else 0, "shards": [f"f{i}-0"] if i < 6 else []} for i in range(7)]
+    assert [len(b["shards"]) for b in validate_day.plan_batches(tail)] == [6]
     monkeypatch.setattr(validate_day, "MAX_VALIDATE_BATCHES", 3)
     plan = validate_day.plan_batches(ingested)
     assert len(plan) == 3 and validate_day.batch_rows_for(1_000_000) == 333_334
