@@ -68,8 +68,9 @@ def params_problems(params) -> list[str]:
     return []
 
 
-def _run():
+def _run(**log_fields):
     """The run's lake, partition date and scratch key, from the task context."""
+    from nlp_tasks import observability
     from nlp_tasks.pipeline import Run
     from nlp_tasks.storage import Lake, S3Options
 
@@ -81,7 +82,9 @@ def _run():
     if root.startswith("s3://"):
         from nlp_tasks.airflow.connections import s3_options
 
-        s3 = s3_options(params["aws_conn_id"])
+        # Which credentials the task uses is logged: with the run's fields, like every line.
+        with observability.log_context(run_id=ctx["run_id"], dt=day, **log_fields):
+            s3 = s3_options(params["aws_conn_id"])
     return Run(Lake(root, s3), day, ctx["run_id"])
 
 
@@ -112,9 +115,9 @@ def _stage(stage: str, shard: str | None = None):
     metrics (rows, seconds, rows/s, errors, PII, model, provider) go to Airflow's Stats."""
     from nlp_tasks import observability
 
-    run = _run()
     ctx = get_current_context()
     name = shard.rsplit("/", 1)[-1] if shard else None
+    run = _run(stage=stage, shard=name, map_index=_map_index(ctx))
     with observability.log_context(run_id=run.run_id, dt=run.day, stage=stage, shard=name, map_index=_map_index(ctx)):
         out: dict = {}
         yield run, out
