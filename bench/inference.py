@@ -26,6 +26,7 @@ on this CPU. Ratios are against the ONNX Runtime engine (today's CPU path); agre
 3-class label agreement with the torch FP32 pipeline. The CPU model and its vector/INT8 flags
 are printed with the figures: OpenVINO INT8 needs VNNI or AMX to be fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -126,7 +127,16 @@ def hf_pipeline(model_dir: Path, classes: tuple[str, ...]):
     model = MeanPoolForSequenceClassification(config, torch_model).eval()
     tok = AutoTokenizer.from_pretrained(str(base_model_dir()))
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-    return pipeline("text-classification", model=model, tokenizer=tok, device=-1, batch_size=32, truncation=True, max_length=256, top_k=None)
+    return pipeline(
+        "text-classification",
+        model=model,
+        tokenizer=tok,
+        device=-1,
+        batch_size=32,
+        truncation=True,
+        max_length=256,
+        top_k=None,
+    )
 
 
 def run_hf(pipe, texts):
@@ -149,7 +159,7 @@ class Windows:
         self.weights = np.asarray([len(x) for x in ids], dtype=np.float64)
         self.texts = [engine.tokenizer.decode(x.tolist(), skip_special_tokens=True) for x in ids]
         again = hf_tokenizer(self.texts, truncation=True, max_length=engine.max_length)["input_ids"]
-        self.identical = sum(list(a) == x.tolist() for a, x in zip(again, ids)) / max(1, len(ids))
+        self.identical = sum(list(a) == x.tolist() for a, x in zip(again, ids, strict=True)) / max(1, len(ids))
 
     def fold(self, window_probs):
         """Token-weighted mean of each text's window probabilities, as the engine folds them."""
@@ -157,7 +167,13 @@ class Windows:
 
         p = np.asarray(window_probs, dtype=np.float64)
         den = np.maximum(np.bincount(self.owner, weights=self.weights, minlength=self.n), 1.0)
-        return np.stack([np.bincount(self.owner, weights=p[:, c] * self.weights, minlength=self.n) / den for c in range(p.shape[1])], 1)
+        return np.stack(
+            [
+                np.bincount(self.owner, weights=p[:, c] * self.weights, minlength=self.n) / den
+                for c in range(p.shape[1])
+            ],
+            1,
+        )
 
 
 def run_hf_windows(pipe, windows: Windows):
@@ -186,7 +202,12 @@ print(time.perf_counter() - t, hwm)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     secs, kb = out.stdout.split()[-2:]
-    return {"rows": rows, "seconds": round(float(secs), 2), "rows_per_s": round(rows / float(secs), 1), "peak_rss_mb": round(int(kb) / 1024, 1)}
+    return {
+        "rows": rows,
+        "seconds": round(float(secs), 2),
+        "rows_per_s": round(rows / float(secs), 1),
+        "peak_rss_mb": round(int(kb) / 1024, 1),
+    }
 
 
 def cpu_model() -> str:
@@ -215,8 +236,12 @@ def optimum_int8(model_dir: Path, out_dir: Path) -> tuple[Path, str]:
         from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
         vnni = "avx512_vnni" in cpu_flags()
-        cfg = (AutoQuantizationConfig.avx512_vnni if vnni else AutoQuantizationConfig.avx2)(is_static=False, per_channel=True)
-        ORTQuantizer.from_pretrained(str(model_dir), file_name="model.onnx").quantize(save_dir=str(out_dir), quantization_config=cfg)
+        cfg = (AutoQuantizationConfig.avx512_vnni if vnni else AutoQuantizationConfig.avx2)(
+            is_static=False, per_channel=True
+        )
+        ORTQuantizer.from_pretrained(str(model_dir), file_name="model.onnx").quantize(
+            save_dir=str(out_dir), quantization_config=cfg
+        )
         produced = out_dir / "model_quantized.onnx"
         produced.rename(target)
         return target, "optimum ORTQuantizer"
@@ -224,8 +249,13 @@ def optimum_int8(model_dir: Path, out_dir: Path) -> tuple[Path, str]:
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(model_dir / "model.onnx"), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(
+            str(model_dir / "model.onnx"),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
         return target, "quantize_dynamic, Optimum's recipe (optimum not installed)"
 
 
@@ -244,7 +274,10 @@ def peer_engines(model_dir: Path, tmp: Path) -> dict:
     peers["optimum_ort_dynamic_int8"] = (e, how)
     if (model_dir / "model.ov-int8.xml").exists():
         try:
-            peers["openvino_static_int8"] = (SentimentEngine(model_dir, variant="ov-int8"), "nncf static INT8, per-window padding")
+            peers["openvino_static_int8"] = (
+                SentimentEngine(model_dir, variant="ov-int8"),
+                "nncf static INT8, per-window padding",
+            )
         except (ImportError, RuntimeError) as exc:
             print(f"OpenVINO INT8 skipped: {exc}", file=sys.stderr)
     auto = SentimentEngine(model_dir, provider="auto")
@@ -381,7 +414,9 @@ def main() -> None:
     print(f"{'system':<28}{'texts/s':>9}{'vs ORT engine':>15}{'agree FP32':>12}  note")
     for k, r in result["peers"].items():
         agree = r.get("label_agreement_with_torch_fp32")
-        print(f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{'-' if agree is None else agree:>12}  {r['note']}")
+        print(
+            f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{'-' if agree is None else agree:>12}  {r['note']}"
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,12 @@ def scores_for(probs: np.ndarray, labels: list[str], data, classes: tuple[str, .
         return {"binary_acc": float(((p3[:, 2] > p3[:, 0]) == (data.labels == 2)).mean())}
     pred = np.asarray([LABELS.index(x) for x in labels])
     f1 = f1_per_class(data.labels, pred)
-    out = {**binary_scores(p3, data.labels), "acc3": float((pred == data.labels).mean()), "macro_f1": float(f1.mean()), "neutral_f1": float(f1[1])}
+    out = {
+        **binary_scores(p3, data.labels),
+        "acc3": float((pred == data.labels).mean()),
+        "macro_f1": float(f1.mean()),
+        "neutral_f1": float(f1[1]),
+    }
     out["ece"] = None if uses_neutral_band(classes) else ece(p3, data.labels)
     return out
 
@@ -113,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds[v] = round(time.time() - t0, 1)
         labels[v] = {name: labels_from_proba(p, classes, engine.decision) for name, p in probs[v].items()}
 
-    results = {v: {name: scores_for(probs[v][name], labels[v][name], d, classes) for name, d in data.items()} for v in variants}
+    results = {
+        v: {name: scores_for(probs[v][name], labels[v][name], d, classes) for name, d in data.items()} for v in variants
+    }
 
     agreement: dict[str, dict[str, float]] = {}
     if "fp32" in probs:
@@ -127,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                     b = to_three_classes(probs["fp32"][name], classes)
                     per[name] = float(((a[:, 2] > a[:, 0]) == (b[:, 2] > b[:, 0])).mean())
                 else:
-                    per[name] = float(np.mean([x == y for x, y in zip(labels[v][name], labels["fp32"][name])]))
+                    per[name] = float(
+                        np.mean([x == y for x, y in zip(labels[v][name], labels["fp32"][name], strict=True)])
+                    )
             pos = classes.index("positive")
-            per["max_abs_prob_diff"] = float(max(np.abs(probs[v][n][:, pos] - probs["fp32"][n][:, pos]).max() for n in data))
+            per["max_abs_prob_diff"] = float(
+                max(np.abs(probs[v][n][:, pos] - probs["fp32"][n][:, pos]).max() for n in data)
+            )
             agreement[f"{v}_vs_fp32"] = per
 
     print(f"model {meta.get('version')} ({model_dir}), classes {list(classes)}")
@@ -137,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     binary_names = [n for n in data if data[n].binary]
     if review_names:
         cols = ["binary_acc", "balanced_binary_acc", "acc3", "macro_f1", "neutral_f1", "ece"]
-        print("\nstar-rated reviews (input title + \". \" + text; binary: P(pos) > P(neg) on 1-2 vs 4-5 stars)")
-        print(f"{'split':<22}{'variant':<9}{'n':>6}" + "".join(f"{c:>21}" if c == "balanced_binary_acc" else f"{c:>12}" for c in cols))
+        print('\nstar-rated reviews (input title + ". " + text; binary: P(pos) > P(neg) on 1-2 vs 4-5 stars)')
+        print(
+            f"{'split':<22}{'variant':<9}{'n':>6}"
+            + "".join(f"{c:>21}" if c == "balanced_binary_acc" else f"{c:>12}" for c in cols)
+        )
         for name in review_names:
             for v in variants:
                 r = results[v][name]
@@ -156,13 +170,25 @@ def main(argv: list[str] | None = None) -> int:
         print("\nbinary sentence sets (accuracy, P(pos) > P(neg))")
         print(f"{'variant':<10}" + "".join(f"{n:>12}" for n in binary_names) + f"{'seconds':>10}")
         for v in variants:
-            print(f"{v:<10}" + "".join(f"{results[v][n]['binary_acc']:>12.4f}" for n in binary_names) + f"{seconds[v]:>10.1f}")
+            print(
+                f"{v:<10}"
+                + "".join(f"{results[v][n]['binary_acc']:>12.4f}" for n in binary_names)
+                + f"{seconds[v]:>10.1f}"
+            )
         print(f"{'n':<10}" + "".join(f"{len(data[n]):>12d}" for n in binary_names))
     for key, per in agreement.items():
-        print(f"\nlabel agreement {key}: " + ", ".join(f"{n} {per[n]:.4f}" for n in data) + f"; max |dP(positive)| {per['max_abs_prob_diff']:.4f}")
+        print(
+            f"\nlabel agreement {key}: "
+            + ", ".join(f"{n} {per[n]:.4f}" for n in data)
+            + f"; max |dP(positive)| {per['max_abs_prob_diff']:.4f}"
+        )
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"version": meta.get("version"), "results": results, "agreement": agreement, "seconds": seconds}, indent=2) + "\n"
+            json.dumps(
+                {"version": meta.get("version"), "results": results, "agreement": agreement, "seconds": seconds},
+                indent=2,
+            )
+            + "\n"
         )
     return 0
 

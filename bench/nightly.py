@@ -14,13 +14,13 @@ process, start-up included); and busy seconds per 1,000 rows at each N, to show 
 `dags test` runs every task in one process, so a stage's peak RSS there is the process's
 peak so far: an upper bound on that task's own (on a worker each task has a process).
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +32,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DAY = "2026-06-01"
-STAGES = ["discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "score", "drift", "publish"]
+STAGES = [
+    "discover",
+    "resolve_model",
+    "ingest",
+    "validate_plan",
+    "validate_batch",
+    "validate",
+    "shards_of",
+    "redact",
+    "score",
+    "drift",
+    "publish",
+]
 
 
 def airflow_env(home: Path) -> dict:
@@ -52,15 +64,17 @@ def airflow_env(home: Path) -> dict:
 
 def task_times(db: Path) -> list[tuple[str, int, float, float]]:
     con = sqlite3.connect(db)
-    rows = con.execute("select task_id, map_index, start_date, end_date from task_instance where start_date is not null").fetchall()
+    rows = con.execute(
+        "select task_id, map_index, start_date, end_date from task_instance where start_date is not null"
+    ).fetchall()
     con.close()
     parse = lambda s: dt.datetime.fromisoformat(str(s)).timestamp()  # noqa: E731
     return [(t, m, parse(s), parse(e)) for t, m, s, e in rows if e is not None]
 
 
 def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
-    from nlp_tasks.sample_data import write_day
     from nlp_tasks import partitions
+    from nlp_tasks.sample_data import write_day
     from nlp_tasks.storage import Lake
 
     lake = Lake(str(workdir / "lake"))
@@ -73,9 +87,7 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
     # The generator writes a fixed handful of bad rows; at small N they exceed the default 5%.
     conf = json.dumps({"data_root": lake.root, "shard_rows": shard_rows, "max_invalid_fraction": 0.5})
     t0 = time.time()
-    proc = subprocess.run(
-        [sys.executable, "-c", BODY, airflow, DAY, conf], env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", BODY, airflow, DAY, conf], env=env, capture_output=True, text=True)
     wall = time.time() - t0
     if proc.returncode != 0:
         raise SystemExit(f"DAG run failed for N={n}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
@@ -152,7 +164,16 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
     def shard(day: str, run_id: str, texts: list[str]):
         run = Run(lake, day, run_id)
         uri = run.work("redacted", "part-00000.parquet")
-        lake.write_parquet(pa.table({"review_id": [str(i) for i in range(len(texts))], "title_redacted": pa.nulls(len(texts), pa.string()), "text_redacted": texts}), uri)
+        lake.write_parquet(
+            pa.table(
+                {
+                    "review_id": [str(i) for i in range(len(texts))],
+                    "title_redacted": pa.nulls(len(texts), pa.string()),
+                    "text_redacted": texts,
+                }
+            ),
+            uri,
+        )
         return run, uri
 
     engine = load_engine(model_dir, "auto")
@@ -187,22 +208,33 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
         "backfill_share_of_first": round(sum(again) / first_s, 3),
         "backfill_cache_hits": f"{hits} of {n * days}",
         "backfill_bit_identical": bool(identical),
-        "day_30pct_seen": {"without_cache_s": cold["seconds"], "with_cache_s": warm["seconds"],
-                           "saved": round(1 - warm["seconds"] / cold["seconds"], 3), "cache_hits": warm.get("cache_hits")},
+        "day_30pct_seen": {
+            "without_cache_s": cold["seconds"],
+            "with_cache_s": warm["seconds"],
+            "saved": round(1 - warm["seconds"] / cold["seconds"], 3),
+            "cache_hits": warm.get("cache_hits"),
+        },
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int)
-    ap.add_argument("--backfill", type=int, metavar="DAYS", default=0,
-                    help="measure the score cache instead: DAYS days of N reviews scored, then backfilled (see backfill())")
+    ap.add_argument(
+        "--backfill",
+        type=int,
+        metavar="DAYS",
+        default=0,
+        help="measure the score cache instead: DAYS days of N reviews scored, then backfilled (see backfill())",
+    )
     ap.add_argument("--scales", default="100,10,1", help="divisors of N to run, in order")
     ap.add_argument("--shard-rows", type=int, default=20000, help="the DAG's default")
     args = ap.parse_args()
     if args.backfill:
         with tempfile.TemporaryDirectory(prefix="backfill-") as tmp:
-            r = backfill(args.n, args.backfill, Path(tmp), os.environ.get("NLP_TASKS_MODEL_DIR", str(REPO / "build" / "model")))
+            r = backfill(
+                args.n, args.backfill, Path(tmp), os.environ.get("NLP_TASKS_MODEL_DIR", str(REPO / "build" / "model"))
+            )
         print(json.dumps(r, indent=2))
         return
     results = []
@@ -211,9 +243,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"nightly-{n}-") as tmp:
             r = one_night(n, args.shard_rows, Path(tmp))
         results.append(r)
-        print(f"\nN={n}: {r['rows_in']} rows in, {r['process_wall_s']} s wall, inference {r['inference_s']} s, "
-              f"outside inference {r['share_outside_inference']:.0%}, peak RSS {r['peak_rss_mb']} MB", flush=True)
-        print(f"  {'stage':<14}{'tasks':>6}{'wall s':>9}{'busy s':>9}{'rows/s':>10}{'in-stage s':>12}{'peak RSS MB':>13}")
+        print(
+            f"\nN={n}: {r['rows_in']} rows in, {r['process_wall_s']} s wall, inference {r['inference_s']} s, "
+            f"outside inference {r['share_outside_inference']:.0%}, peak RSS {r['peak_rss_mb']} MB",
+            flush=True,
+        )
+        print(
+            f"  {'stage':<14}{'tasks':>6}{'wall s':>9}{'busy s':>9}{'rows/s':>10}{'in-stage s':>12}{'peak RSS MB':>13}"
+        )
         for stage, st in r["stages"].items():
             print(
                 f"  {stage:<14}{st['tasks']:>6}{st['wall_s']:>9}{st['busy_s']:>9}{st['rows_per_s'] or '-':>10}"
@@ -224,7 +261,10 @@ def main() -> None:
     print(f"  {'stage':<14}" + "".join(f"{'N=' + str(r['rows_in']):>12}" for r in results))
     for stage in STAGES:
         if all(stage in r["stages"] for r in results):
-            print(f"  {stage:<14}" + "".join(f"{r['stages'][stage]['busy_s'] / r['rows_in'] * 1000:>12.3f}" for r in results))
+            print(
+                f"  {stage:<14}"
+                + "".join(f"{r['stages'][stage]['busy_s'] / r['rows_in'] * 1000:>12.3f}" for r in results)
+            )
     print("\n" + json.dumps(results, indent=2))
 
 

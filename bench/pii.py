@@ -23,8 +23,8 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -154,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if run_presidio is None:
         print("presidio      : skipped (presidio-analyzer is not installed)")
     else:
-        print(f"speed-up      : {speeds['nlp_tasks.pii'] / speeds['presidio']:8.1f}x (batch: the DAG's redact stage), "
-              f"{speeds['pii per text'] / speeds['presidio']:.1f}x (per text: the CLI)")
+        print(
+            f"speed-up      : {speeds['nlp_tasks.pii'] / speeds['presidio']:8.1f}x (batch: the DAG's redact stage), "
+            f"{speeds['pii per text'] / speeds['presidio']:.1f}x (per text: the CLI)"
+        )
     return 0
 
 

@@ -66,13 +66,13 @@ def evaluate(records: list[dict], show_errors: int = 0) -> dict[str, dict[str, f
             if any(gt == t and _overlaps((s, e), (gs, ge)) for gt, gs, ge in gold):
                 tp_pred[t] += 1
             elif len(errors) < show_errors:
-                errors.append(f"FP {t:5} rec={idx} {text[max(0, s - 30):s]!r} <<{text[s:e]}>> {text[e:e + 20]!r}")
+                errors.append(f"FP {t:5} rec={idx} {text[max(0, s - 30) : s]!r} <<{text[s:e]}>> {text[e : e + 20]!r}")
         for t, s, e in gold:
             n_gold[t] += 1
             if any(pt == t and _overlaps((s, e), (ps, pe)) for pt, ps, pe in pred):
                 tp_gold[t] += 1
             elif len(errors) < show_errors:
-                errors.append(f"FN {t:5} rec={idx} {text[max(0, s - 30):s]!r} <<{text[s:e]}>> {text[e:e + 20]!r}")
+                errors.append(f"FN {t:5} rec={idx} {text[max(0, s - 30) : s]!r} <<{text[s:e]}>> {text[e : e + 20]!r}")
     for line in errors:
         print(line)
 
@@ -134,12 +134,14 @@ def review_redactions(paths: list[Path], limit: int, context: int = 30) -> int:
             # which could be the rest of a number.
             left = "".join("9" if c.isdigit() else c for c in text[max(0, e.start - context) : e.start])
             right = "".join("9" if c.isdigit() else c for c in text[e.end : e.end + context])
-            lines.append(f"{e.type:5} review={idx} {left!r} <<{_mask(text[e.start:e.end])}>> {right!r}")
+            lines.append(f"{e.type:5} review={idx} {left!r} <<{_mask(text[e.start : e.end])}>> {right!r}")
     for line in lines:
         print(line)
     total = sum(by_type.values())
     per_k = 1000 * total / len(texts) if texts else 0.0
-    print(f"reviews: {len(texts)}, redactions: {total} in {n_hit} reviews, {per_k:.2f} per 1,000 reviews; by type {dict(by_type)}")
+    print(
+        f"reviews: {len(texts)}, redactions: {total} in {n_hit} reviews, {per_k:.2f} per 1,000 reviews; by type {dict(by_type)}"
+    )
     return 0
 
 
@@ -172,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     # run per text); the scores above come from the single-text path. Both must agree.
     texts = [rec["full_text"] for rec in records]
     batch, _ = redact_batch(texts)
-    differ = sum(b != redact(t).text for t, b in zip(texts, batch))
+    differ = sum(b != redact(t).text for t, b in zip(texts, batch, strict=True))
     print(f"batch path (prefilters) differs from single-text path on {differ} of {len(texts)} texts")
-    negatives = [t for rec, t in zip(records, texts) if rec.get("kind") == "negative"]
+    negatives = [t for rec, t in zip(records, texts, strict=True) if rec.get("kind") == "negative"]
     if negatives:
         hits = [e for t in negatives for e in redact(t).entities]
         print(f"hard negatives: {len(negatives)} texts, {len(hits)} redactions {dict(Counter(e.type for e in hits))}")

@@ -49,8 +49,8 @@ import ipaddress
 import json
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from faker import Faker
 
@@ -65,57 +65,205 @@ GOLD = {
 
 # Region of the issue -> Faker locales that write its numbers.
 PHONE_LOCALES = {
-    "US": ["en_US"], "CA": ["en_CA"], "GB": ["en_GB"], "IE": ["en_IE"], "FR": ["fr_FR"],
-    "DE": ["de_DE"], "ES": ["es_ES"], "IT": ["it_IT"], "NL": ["nl_NL"], "BE": ["nl_BE", "fr_BE"],
-    "CH": ["de_CH", "fr_CH"], "AT": ["de_AT"], "PL": ["pl_PL"], "SE": ["sv_SE"], "NO": ["no_NO"],
-    "DK": ["da_DK"], "PT": ["pt_PT"], "AU": ["en_AU"], "NZ": ["en_NZ"], "IN": ["en_IN", "hi_IN"],
-    "BR": ["pt_BR"], "MX": ["es_MX"], "JP": ["ja_JP"],
+    "US": ["en_US"],
+    "CA": ["en_CA"],
+    "GB": ["en_GB"],
+    "IE": ["en_IE"],
+    "FR": ["fr_FR"],
+    "DE": ["de_DE"],
+    "ES": ["es_ES"],
+    "IT": ["it_IT"],
+    "NL": ["nl_NL"],
+    "BE": ["nl_BE", "fr_BE"],
+    "CH": ["de_CH", "fr_CH"],
+    "AT": ["de_AT"],
+    "PL": ["pl_PL"],
+    "SE": ["sv_SE"],
+    "NO": ["no_NO"],
+    "DK": ["da_DK"],
+    "PT": ["pt_PT"],
+    "AU": ["en_AU"],
+    "NZ": ["en_NZ"],
+    "IN": ["en_IN", "hi_IN"],
+    "BR": ["pt_BR"],
+    "MX": ["es_MX"],
+    "JP": ["ja_JP"],
 }
 CARD_LOCALES = ["en_US", "ru_RU", "uk_UA", "pt_PT", "zh_CN", "fa_IR"]
-IBAN_LOCALES = ["de_DE", "fr_FR", "en_GB", "es_ES", "it_IT", "nl_NL", "nl_BE", "pl_PL", "pt_PT", "de_AT",
-                "de_CH", "no_NO", "da_DK", "fi_FI", "cs_CZ", "en_IE", "sk_SK", "ro_RO", "el_GR", "tr_TR",
-                "pt_BR", "az_AZ", "uk_UA", "ru_RU"]
+IBAN_LOCALES = [
+    "de_DE",
+    "fr_FR",
+    "en_GB",
+    "es_ES",
+    "it_IT",
+    "nl_NL",
+    "nl_BE",
+    "pl_PL",
+    "pt_PT",
+    "de_AT",
+    "de_CH",
+    "no_NO",
+    "da_DK",
+    "fi_FI",
+    "cs_CZ",
+    "en_IE",
+    "sk_SK",
+    "ro_RO",
+    "el_GR",
+    "tr_TR",
+    "pt_BR",
+    "az_AZ",
+    "uk_UA",
+    "ru_RU",
+]
 # Card types whose IIN range is broad (Maestro's 50/56-69, national schemes):
 # the issue accepts them unbroken only next to a card word.
-BROAD_CARD_TYPES = {("en_US", "maestro"), ("en_US", "jcb15"), ("ru_RU", "maestro"), ("uk_UA", "prostir"),
-                    ("uk_UA", "maestro"), ("pt_PT", "maestro")}
+BROAD_CARD_TYPES = {
+    ("en_US", "maestro"),
+    ("en_US", "jcb15"),
+    ("ru_RU", "maestro"),
+    ("uk_UA", "prostir"),
+    ("uk_UA", "maestro"),
+    ("pt_PT", "maestro"),
+}
 
-PREFIX = ["", "", "", "Great product overall. ", "Delivery was late again. ", "Not happy with support. ",
-          "Five stars from me! ", "Update: ", "Hi, ", "The blender broke after 2 weeks. ", "Re my complaint - ",
-          "Ordered twice, ", "Honestly? ", "So I contacted them. "]
-SUFFIX = ["", "", "", " Thanks.", " Thanks!", " Will update.", " Cheers", " (not a bot)", ". Very disappointed.",
-          " - love it", ", kind regards.", " lol", " ASAP please.", "."]
+PREFIX = [
+    "",
+    "",
+    "",
+    "Great product overall. ",
+    "Delivery was late again. ",
+    "Not happy with support. ",
+    "Five stars from me! ",
+    "Update: ",
+    "Hi, ",
+    "The blender broke after 2 weeks. ",
+    "Re my complaint - ",
+    "Ordered twice, ",
+    "Honestly? ",
+    "So I contacted them. ",
+]
+SUFFIX = [
+    "",
+    "",
+    "",
+    " Thanks.",
+    " Thanks!",
+    " Will update.",
+    " Cheers",
+    " (not a bot)",
+    ". Very disappointed.",
+    " - love it",
+    ", kind regards.",
+    " lol",
+    " ASAP please.",
+    ".",
+]
 
 CTX = {
-    "PHONE": ["call me at {}", "Call me on {} after 6pm", "my phone is {}", "phone: {}", "Phone {}", "Tel. {}",
-              "tel: {}", "mobile {}", "my mobile number is {}", "cell: {}", "cell {} anytime", "text me at {}",
-              "Text {} for the code", "sms {} please", "whatsapp {}", "WhatsApp me on {}", "you can reach me on {}",
-              "reach me at {}", "send messages to {}", "my registered number is {}", "contact number {}",
-              "ring me on {}", "{} is my mobile", "Please call {} asap", "the helpline ({}) was useless",
-              "fax {}", "telephone: {}", "call {}", "Called {} three times and nobody answered",
-              "the courier called from {}", "their hotline {} is always busy", "phone number {}"],
-    "CARD": ["my card {} was charged twice", "card number: {}", "Card no {}", "paid with my visa {}",
-             "credit card {} expired", "debit card {} got blocked", "cc: {}", "CC# {}", "charged my card {} again",
-             "they refunded to card {}", "my credit card number is {}", "used my mastercard {}",
-             "paid by card ({})", "card {} exp 09/27", "the card {} was declined", "payment card {}"],
-    "SSN": ["SSN {}", "my social security number is {}", "ssn: {}", "SS# {}", "Social Security {}",
-            "they wanted my SSN ({})", "social security no. {}"],
-    "IP": ["from IP {}", "my ip address is {}", "server {} keeps timing out", "blocked from {} again",
-           "logged in from {}", "ping {} fails", "router at {}", "IP: {}", "the camera at {} drops offline",
-           "dns server {}", "connect to {} in the app"],
-    "IBAN": ["IBAN {}", "my iban: {}", "refund to account {}", "bank transfer to {}", "send it to {} please",
-             "IBAN: {} (Sparkasse)", "please wire to {}", "account {} for the refund"],
-    "EMAIL": ["email me at {}", "contact {}", "write to {}!", "my email is {}", "<{}>", "mail: {}",
-              "reach me at {}", "send the invoice to {}", "e-mail {}"],
+    "PHONE": [
+        "call me at {}",
+        "Call me on {} after 6pm",
+        "my phone is {}",
+        "phone: {}",
+        "Phone {}",
+        "Tel. {}",
+        "tel: {}",
+        "mobile {}",
+        "my mobile number is {}",
+        "cell: {}",
+        "cell {} anytime",
+        "text me at {}",
+        "Text {} for the code",
+        "sms {} please",
+        "whatsapp {}",
+        "WhatsApp me on {}",
+        "you can reach me on {}",
+        "reach me at {}",
+        "send messages to {}",
+        "my registered number is {}",
+        "contact number {}",
+        "ring me on {}",
+        "{} is my mobile",
+        "Please call {} asap",
+        "the helpline ({}) was useless",
+        "fax {}",
+        "telephone: {}",
+        "call {}",
+        "Called {} three times and nobody answered",
+        "the courier called from {}",
+        "their hotline {} is always busy",
+        "phone number {}",
+    ],
+    "CARD": [
+        "my card {} was charged twice",
+        "card number: {}",
+        "Card no {}",
+        "paid with my visa {}",
+        "credit card {} expired",
+        "debit card {} got blocked",
+        "cc: {}",
+        "CC# {}",
+        "charged my card {} again",
+        "they refunded to card {}",
+        "my credit card number is {}",
+        "used my mastercard {}",
+        "paid by card ({})",
+        "card {} exp 09/27",
+        "the card {} was declined",
+        "payment card {}",
+    ],
+    "SSN": [
+        "SSN {}",
+        "my social security number is {}",
+        "ssn: {}",
+        "SS# {}",
+        "Social Security {}",
+        "they wanted my SSN ({})",
+        "social security no. {}",
+    ],
+    "IP": [
+        "from IP {}",
+        "my ip address is {}",
+        "server {} keeps timing out",
+        "blocked from {} again",
+        "logged in from {}",
+        "ping {} fails",
+        "router at {}",
+        "IP: {}",
+        "the camera at {} drops offline",
+        "dns server {}",
+        "connect to {} in the app",
+    ],
+    "IBAN": [
+        "IBAN {}",
+        "my iban: {}",
+        "refund to account {}",
+        "bank transfer to {}",
+        "send it to {} please",
+        "IBAN: {} (Sparkasse)",
+        "please wire to {}",
+        "account {} for the refund",
+    ],
+    "EMAIL": [
+        "email me at {}",
+        "contact {}",
+        "write to {}!",
+        "my email is {}",
+        "<{}>",
+        "mail: {}",
+        "reach me at {}",
+        "send the invoice to {}",
+        "e-mail {}",
+    ],
 }
 NO_CTX = {
     "PHONE": ["Anna, {}", "I'm in Lyon ({}).", "- Tom {}", "{} ask for Maria", "details: {}", "{}"],
-    "CARD": ["they charged {} twice", "refund to {} please", "{} still not refunded", "charged {} on 3 May",
-             "{}"],
+    "CARD": ["they charged {} twice", "refund to {} please", "{} still not refunded", "charged {} on 3 May", "{}"],
     "SSN": ["they asked for {} on the form", "{} was on the letter", "{}"],
     "IP": ["{} is banned?", "see {} for details", "{} again", "{}"],
     "IBAN": ["{} (Sparkasse)", "to {} please", "{}"],
-    "EMAIL": ["{}", "{} - anyone?", "({})", "\"{}\""],
+    "EMAIL": ["{}", "{} - anyone?", "({})", '"{}"'],
 }
 
 
@@ -177,8 +325,15 @@ class Gen:
             f = self.fk("en_US")
             word = next((w for w in (f.word() for _ in range(50)) if len(w) == 7 and w.isalpha()), "flowers")
             area = rng.choice(["800", "833", "844", "855", "866", "877", "888"])
-            value = rng.choice([f"1-{area}-{word.upper()}", f"({area}) {word.upper()}", f"1 {area} {word.upper()}",
-                                f"1-{area}-{word[:3].upper()}-{word[3:].upper()}", f"1-{area}-{word.capitalize()}"])
+            value = rng.choice(
+                [
+                    f"1-{area}-{word.upper()}",
+                    f"({area}) {word.upper()}",
+                    f"1 {area} {word.upper()}",
+                    f"1-{area}-{word[:3].upper()}-{word[3:].upper()}",
+                    f"1-{area}-{word.capitalize()}",
+                ]
+            )
             return value, value
         region = rng.choice(list(PHONE_LOCALES))
         f = self.fk(rng.choice(PHONE_LOCALES[region]))
@@ -282,7 +437,9 @@ class Gen:
             if not text:
                 before = before[:1].upper() + before[1:]
             text += before
-            spans.append({"entity_type": GOLD[kind], "start_position": len(text), "end_position": len(text) + len(value)})
+            spans.append(
+                {"entity_type": GOLD[kind], "start_position": len(text), "end_position": len(text) + len(value)}
+            )
             text += value + after
         text += rng.choice(SUFFIX)
         return {"full_text": text, "spans": spans, "kind": "entity"}
@@ -300,101 +457,213 @@ def _d(rng: random.Random, n: int) -> str:
 
 def _neg_order(g: Gen) -> str:
     r = g.rng
-    num = r.choice([f"{_d(r, 3)}-{_d(r, 7)}-{_d(r, 7)}", f"#{_d(r, r.randint(4, 9))}", _d(r, r.randint(6, 10)),
-                    f"{_d(r, 2)}-{_d(r, 5)}-{_d(r, 5)}", f"W{_d(r, 9)}", f"{_d(r, 4)}-{_d(r, 4)}"])
-    return r.choice(["Order {} arrived broken", "order number {} never shipped", "My order {} was cancelled",
-                     "order no. {} is missing a part", "Ref {} on the invoice", "invoice {} is wrong",
-                     "ticket {} still open", "case number {} closed without reply"]).format(num)
+    num = r.choice(
+        [
+            f"{_d(r, 3)}-{_d(r, 7)}-{_d(r, 7)}",
+            f"#{_d(r, r.randint(4, 9))}",
+            _d(r, r.randint(6, 10)),
+            f"{_d(r, 2)}-{_d(r, 5)}-{_d(r, 5)}",
+            f"W{_d(r, 9)}",
+            f"{_d(r, 4)}-{_d(r, 4)}",
+        ]
+    )
+    return r.choice(
+        [
+            "Order {} arrived broken",
+            "order number {} never shipped",
+            "My order {} was cancelled",
+            "order no. {} is missing a part",
+            "Ref {} on the invoice",
+            "invoice {} is wrong",
+            "ticket {} still open",
+            "case number {} closed without reply",
+        ]
+    ).format(num)
 
 
 def _neg_price(g: Gen) -> str:
     r = g.rng
-    p = r.choice([f"${r.randint(1, 2999)}.{_d(r, 2)}", f"€{r.randint(1, 999)},{_d(r, 2)}", f"{r.randint(1, 9)},{_d(r, 3)}.99 USD",
-                  f"£{r.randint(1, 99)}", f"{r.randint(100, 9999)} yen", f"R$ {r.randint(10, 999)},{_d(r, 2)}",
-                  f"{r.randint(1, 9)} {_d(r, 3)} {_d(r, 3)} Ft", f"{r.randint(1000, 99999)} INR"])
-    return r.choice(["Paid {} for this", "it costs {} now", "worth {} easily", "price went from {} to {}",
-                     "{} well spent"]).format(p, p)
+    p = r.choice(
+        [
+            f"${r.randint(1, 2999)}.{_d(r, 2)}",
+            f"€{r.randint(1, 999)},{_d(r, 2)}",
+            f"{r.randint(1, 9)},{_d(r, 3)}.99 USD",
+            f"£{r.randint(1, 99)}",
+            f"{r.randint(100, 9999)} yen",
+            f"R$ {r.randint(10, 999)},{_d(r, 2)}",
+            f"{r.randint(1, 9)} {_d(r, 3)} {_d(r, 3)} Ft",
+            f"{r.randint(1000, 99999)} INR",
+        ]
+    )
+    return r.choice(
+        ["Paid {} for this", "it costs {} now", "worth {} easily", "price went from {} to {}", "{} well spent"]
+    ).format(p, p)
 
 
 def _neg_date(g: Gen) -> str:
     r, f = g.rng, g.fk("en_US")
     d = f.date_between("-5y", "+1y")
-    s = r.choice([d.strftime("%Y-%m-%d"), d.strftime("%d/%m/%Y"), d.strftime("%m/%d/%Y"), d.strftime("%d.%m.%Y"),
-                  d.strftime("%B %d, %Y"), d.strftime("%d %m %Y"), d.strftime("%Y%m%d"), d.strftime("%d-%m-%Y")])
-    return r.choice(["bought on {}", "arrived {}", "warranty ends {}", "since {} no reply", "delivered {} at last"]).format(s)
+    s = r.choice(
+        [
+            d.strftime("%Y-%m-%d"),
+            d.strftime("%d/%m/%Y"),
+            d.strftime("%m/%d/%Y"),
+            d.strftime("%d.%m.%Y"),
+            d.strftime("%B %d, %Y"),
+            d.strftime("%d %m %Y"),
+            d.strftime("%Y%m%d"),
+            d.strftime("%d-%m-%Y"),
+        ]
+    )
+    return r.choice(
+        ["bought on {}", "arrived {}", "warranty ends {}", "since {} no reply", "delivered {} at last"]
+    ).format(s)
 
 
 def _neg_time(g: Gen) -> str:
     r = g.rng
     h, m, s = r.randint(0, 23), r.randint(0, 59), r.randint(0, 59)
-    t = r.choice([f"{h:02d}:{m:02d}", f"{h}:{m:02d}:{s:02d}", f"{h}h{m:02d}", f"{h:02d}.{m:02d}",
-                  f"{h}:{m:02d} - {r.randint(0, 23)}:{m:02d}", f"{h:02d}:{m:02d}:{s:02d}.{_d(r, 3)}"])
-    return r.choice(["came at {}", "open {} daily", "timer set to {}", "the alarm at {} did not ring",
-                     "delivery window {}"]).format(t)
+    t = r.choice(
+        [
+            f"{h:02d}:{m:02d}",
+            f"{h}:{m:02d}:{s:02d}",
+            f"{h}h{m:02d}",
+            f"{h:02d}.{m:02d}",
+            f"{h}:{m:02d} - {r.randint(0, 23)}:{m:02d}",
+            f"{h:02d}:{m:02d}:{s:02d}.{_d(r, 3)}",
+        ]
+    )
+    return r.choice(
+        ["came at {}", "open {} daily", "timer set to {}", "the alarm at {} did not ring", "delivery window {}"]
+    ).format(t)
 
 
 def _neg_tracking(g: Gen) -> str:
     r = g.rng
     letters = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-    t = r.choice([
-        "1Z" + "".join(r.choice(letters) for _ in range(16)),  # UPS
-        "94" + _d(r, 20),  # USPS 22 digits
-        " ".join(["9400", _d(r, 4), _d(r, 4), _d(r, 4), _d(r, 4), _d(r, 2)]),  # USPS as printed
-        _d(r, 10),  # DHL Express
-        "JD" + _d(r, 18),  # DHL eCommerce
-        "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2)) + _d(r, 9) + r.choice(["GB", "DE", "CN", "US"]),  # UPU S10
-        "TBA" + _d(r, 12),  # Amazon Logistics
-    ])
-    return r.choice(["tracking {} shows nothing", "Tracking number: {}", "parcel {} stuck in customs",
-                     "tracking id {} not found", "shipment {} returned"]).format(t)
+    t = r.choice(
+        [
+            "1Z" + "".join(r.choice(letters) for _ in range(16)),  # UPS
+            "94" + _d(r, 20),  # USPS 22 digits
+            " ".join(["9400", _d(r, 4), _d(r, 4), _d(r, 4), _d(r, 4), _d(r, 2)]),  # USPS as printed
+            _d(r, 10),  # DHL Express
+            "JD" + _d(r, 18),  # DHL eCommerce
+            "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2))
+            + _d(r, 9)
+            + r.choice(["GB", "DE", "CN", "US"]),  # UPU S10
+            "TBA" + _d(r, 12),  # Amazon Logistics
+        ]
+    )
+    return r.choice(
+        [
+            "tracking {} shows nothing",
+            "Tracking number: {}",
+            "parcel {} stuck in customs",
+            "tracking id {} not found",
+            "shipment {} returned",
+        ]
+    ).format(t)
 
 
 def _neg_version(g: Gen) -> str:
     r = g.rng
-    v = r.choice([f"{r.randint(1, 20)}.{r.randint(0, 20)}.{r.randint(0, 99)}", f"v{r.randint(1, 9)}.{r.randint(0, 9)}",
-                  f"{r.randint(1, 20)}.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(0, 9999)}",
-                  f"build {r.randint(10000, 99999)}", f"{r.randint(1, 30)}.{r.randint(0, 9)}.{r.randint(0, 9)}-beta{r.randint(1, 9)}"])
-    return r.choice(["after firmware {} it broke", "app version {} crashes", "updated to iOS {}", "version {} fixed it",
-                     "on release {}"]).format(v)
+    v = r.choice(
+        [
+            f"{r.randint(1, 20)}.{r.randint(0, 20)}.{r.randint(0, 99)}",
+            f"v{r.randint(1, 9)}.{r.randint(0, 9)}",
+            f"{r.randint(1, 20)}.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(0, 9999)}",
+            f"build {r.randint(10000, 99999)}",
+            f"{r.randint(1, 30)}.{r.randint(0, 9)}.{r.randint(0, 9)}-beta{r.randint(1, 9)}",
+        ]
+    )
+    return r.choice(
+        [
+            "after firmware {} it broke",
+            "app version {} crashes",
+            "updated to iOS {}",
+            "version {} fixed it",
+            "on release {}",
+        ]
+    ).format(v)
 
 
 def _neg_quantity(g: Gen) -> str:
     r = g.rng
-    q = r.choice([f"{r.randint(2, 12)} x {r.randint(100, 999)} ml", f"pack of {r.randint(2, 144)}",
-                  f"{r.randint(10, 99)} x {r.randint(10, 99)} x {r.randint(10, 99)} cm", f"{r.randint(1, 5000)} mAh",
-                  f"{r.randint(1, 99)}.{r.randint(0, 9)} kg", f"{r.randint(1000, 999999):,} steps",
-                  f"{r.randint(100, 99999)} rpm", f"{r.randint(1, 4)}/{r.randint(5, 10)} stars",
-                  f"{r.randint(1, 99)}% off", f"{r.randint(1, 60)} x {r.randint(1, 60)} inch"])
+    q = r.choice(
+        [
+            f"{r.randint(2, 12)} x {r.randint(100, 999)} ml",
+            f"pack of {r.randint(2, 144)}",
+            f"{r.randint(10, 99)} x {r.randint(10, 99)} x {r.randint(10, 99)} cm",
+            f"{r.randint(1, 5000)} mAh",
+            f"{r.randint(1, 99)}.{r.randint(0, 9)} kg",
+            f"{r.randint(1000, 999999):,} steps",
+            f"{r.randint(100, 99999)} rpm",
+            f"{r.randint(1, 4)}/{r.randint(5, 10)} stars",
+            f"{r.randint(1, 99)}% off",
+            f"{r.randint(1, 60)} x {r.randint(1, 60)} inch",
+        ]
+    )
     return r.choice(["it is {}", "came as {}", "rated {}", "says {} on the box", "{} exactly"]).format(q)
 
 
 def _neg_ids(g: Gen) -> str:
     r, f = g.rng, g.fk("en_US")
-    v = r.choice([f.isbn13(), f.isbn10(), f"SM-G{r.randint(900, 999)}{r.choice('BUFN')}", f"SN {_d(r, 12)}",
-                  f.postcode(), g.fk("en_GB").postcode(), g.fk("de_DE").postcode(), f"model {r.randint(1000, 99999)}",
-                  f"EAN {f.ean13()}", f"UPC {f.ean(length=13)[1:]}", f"asin B0{_d(r, 8)}", f"room {r.randint(100, 999)}",
-                  f"lot {_d(r, 6)}-{_d(r, 2)}", f"serial {_d(r, 4)}-{_d(r, 4)}-{_d(r, 4)}"])
+    v = r.choice(
+        [
+            f.isbn13(),
+            f.isbn10(),
+            f"SM-G{r.randint(900, 999)}{r.choice('BUFN')}",
+            f"SN {_d(r, 12)}",
+            f.postcode(),
+            g.fk("en_GB").postcode(),
+            g.fk("de_DE").postcode(),
+            f"model {r.randint(1000, 99999)}",
+            f"EAN {f.ean13()}",
+            f"UPC {f.ean(length=13)[1:]}",
+            f"asin B0{_d(r, 8)}",
+            f"room {r.randint(100, 999)}",
+            f"lot {_d(r, 6)}-{_d(r, 2)}",
+            f"serial {_d(r, 4)}-{_d(r, 4)}-{_d(r, 4)}",
+        ]
+    )
     return r.choice(["{} on the label", "the {} one", "see {}", "ISBN {}", "ships to {}", "part {}"]).format(v)
 
 
 def _neg_misc(g: Gen) -> str:
     r, f = g.rng, g.fk("en_US")
-    v = r.choice([
-        f"customer id {_d(r, 4)} {_d(r, 4)} {_d(r, 2)}", f"reservation {f.bothify('?#?#?#').upper()}",
-        f"flight LH {r.randint(100, 9999)}", f"coordinates {f.latitude()}, {f.longitude()}",
-        f"resolution {r.choice(['1920x1080', '3840 x 2160', '2560x1440'])}", f"rated IP{r.randint(54, 68)}",
-        f"{r.randint(1, 9)} {_d(r, 3)} {_d(r, 3)} views", f"{r.randint(9, 11)}:00-{r.randint(16, 19)}:30 weekdays",
-        f"from {f.date_between('-2y').strftime('%d %B %Y')} to {f.date_between('-1y').strftime('%d %B %Y')}",
-        f"{r.randint(1, 20)} {r.choice(['years', 'months', 'weeks'])}, {r.randint(1, 30)} days",
-        f"voucher {f.bothify('????-####-????').upper()}", f"s/n: {f.bothify('??#?').upper()} {_d(r, 4)} {_d(r, 4)}",
-        f"ref. {r.randint(2019, 2025)}-{_d(r, 4)}-{_d(r, 4)}", f"{r.randint(1, 999)},{_d(r, 3)},{_d(r, 3)} downloads",
-        f"score {r.randint(1, 99)}.{_d(r, 2)} / {r.randint(100, 999)}"
-    ])
+    v = r.choice(
+        [
+            f"customer id {_d(r, 4)} {_d(r, 4)} {_d(r, 2)}",
+            f"reservation {f.bothify('?#?#?#').upper()}",
+            f"flight LH {r.randint(100, 9999)}",
+            f"coordinates {f.latitude()}, {f.longitude()}",
+            f"resolution {r.choice(['1920x1080', '3840 x 2160', '2560x1440'])}",
+            f"rated IP{r.randint(54, 68)}",
+            f"{r.randint(1, 9)} {_d(r, 3)} {_d(r, 3)} views",
+            f"{r.randint(9, 11)}:00-{r.randint(16, 19)}:30 weekdays",
+            f"from {f.date_between('-2y').strftime('%d %B %Y')} to {f.date_between('-1y').strftime('%d %B %Y')}",
+            f"{r.randint(1, 20)} {r.choice(['years', 'months', 'weeks'])}, {r.randint(1, 30)} days",
+            f"voucher {f.bothify('????-####-????').upper()}",
+            f"s/n: {f.bothify('??#?').upper()} {_d(r, 4)} {_d(r, 4)}",
+            f"ref. {r.randint(2019, 2025)}-{_d(r, 4)}-{_d(r, 4)}",
+            f"{r.randint(1, 999)},{_d(r, 3)},{_d(r, 3)} downloads",
+            f"score {r.randint(1, 99)}.{_d(r, 2)} / {r.randint(100, 999)}",
+        ]
+    )
     return r.choice(["{}", "it says {}", "{} on the receipt", "note: {}"]).format(v)
 
 
-NEGATIVES: list[Callable[[Gen], str]] = [_neg_order, _neg_price, _neg_date, _neg_time, _neg_tracking, _neg_version,
-                                         _neg_quantity, _neg_ids, _neg_misc]
+NEGATIVES: list[Callable[[Gen], str]] = [
+    _neg_order,
+    _neg_price,
+    _neg_date,
+    _neg_time,
+    _neg_tracking,
+    _neg_version,
+    _neg_quantity,
+    _neg_ids,
+    _neg_misc,
+]
 
 
 def generate(seed: int, n: int, negative_share: float = 0.3) -> list[dict]:

@@ -22,6 +22,7 @@ validate_batch in a process of its own (one after the other), then the reducer (
 its columns are the seconds summed over those processes, the number of batches, the largest
 batch task's peak RSS and the reducer's seconds and peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,12 +59,21 @@ def write_day(root: Path, n: int, compress: bool, text_chars: int = 0) -> str:
     texts = TEXTS
     if text_chars:
         texts = [" ".join([t] * max(1, text_chars // (len(t) + 1))) for t in TEXTS]
-    with (gzip.open(path, "wt", compresslevel=1) if compress else path.open("w")) as f:
+    with gzip.open(path, "wt", compresslevel=1) if compress else path.open("w") as f:
         for i in range(n):
-            f.write(json.dumps({
-                "review_id": f"r{i}", "title": "My review", "text": texts[i % len(texts)],
-                "rating": 1 + i % 5, "product_id": f"P{i % 200}", "created_at": "2026-06-01T10:00:00Z",
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "review_id": f"r{i}",
+                        "title": "My review",
+                        "text": texts[i % len(texts)],
+                        "rating": 1 + i % 5,
+                        "product_id": f"P{i % 200}",
+                        "created_at": "2026-06-01T10:00:00Z",
+                    }
+                )
+                + "\n"
+            )
     return "file://" + str(path)
 
 
@@ -93,12 +103,22 @@ def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
         zeros = pa.array(np.zeros(n, np.int32))
         # Every column the score stage writes, so publish has the report's and the sums' columns.
         cols = {
-            "review_id": t.column("review_id"), "product_id": t.column("product_id"), "rating": t.column("rating"),
-            "created_at": t.column("created_at"), "title_redacted": t.column("title"), "text_redacted": t.column("text"),
-            "label": pa.array(label, pa.string()), "score": pa.array(score), "p_negative": pa.array(1 - score),
-            "p_neutral": pa.nulls(n, pa.float32()), "pii_entities": zeros, "source_kind": t.column("source_kind"),
-            "source_file": t.column("source_file"), "model_version": pa.array(["fake"] * n, pa.string()),
-            "provider": pa.array(["none"] * n, pa.string()), "run_id": pa.array(["bench"] * n, pa.string()),
+            "review_id": t.column("review_id"),
+            "product_id": t.column("product_id"),
+            "rating": t.column("rating"),
+            "created_at": t.column("created_at"),
+            "title_redacted": t.column("title"),
+            "text_redacted": t.column("text"),
+            "label": pa.array(label, pa.string()),
+            "score": pa.array(score),
+            "p_negative": pa.array(1 - score),
+            "p_neutral": pa.nulls(n, pa.float32()),
+            "pii_entities": zeros,
+            "source_kind": t.column("source_kind"),
+            "source_file": t.column("source_file"),
+            "model_version": pa.array(["fake"] * n, pa.string()),
+            "provider": pa.array(["none"] * n, pa.string()),
+            "run_id": pa.array(["bench"] * n, pa.string()),
         }
         out = pa.table(cols).select(SENTIMENT_REPORT.names).cast(SENTIMENT_REPORT)
         for e in ENTITY_TYPES:
@@ -173,7 +193,9 @@ def child(stage: str, root: str, arg: str) -> None:
 
         job = json.loads(Path(arg).read_text())
         scored = [{"shard": u, "rows": 0, "seconds": 0.0} for u in job["scored"]]
-        out = publish.publish(run, job["ingested"], job["validated"], scored, scored, job["drift"], max_invalid_fraction=1.0)
+        out = publish.publish(
+            run, job["ingested"], job["validated"], scored, scored, job["drift"], max_invalid_fraction=1.0
+        )
         out["rows"] = out["rows_reported"]
         # As the DAG's publish task does next: settle the drift of the day (and of later days).
         from nlp_tasks import drift as D
@@ -186,7 +208,11 @@ def child(stage: str, root: str, arg: str) -> None:
     # The whole result for the next stage (publish needs validate's and drift's).
     (Path(root).parent / f"{stage}-result.json").write_text(json.dumps(out, default=str))
     if stage not in ("validate_plan", "validate_batch"):  # those go on whole to the next task
-        out = {k: v for k, v in out.items() if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference", "settle_seconds")}
+        out = {
+            k: v
+            for k, v in out.items()
+            if k in ("file", "shards", "rows", "records", "valid", "rejected", "verdict", "reference", "settle_seconds")
+        }
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -228,20 +254,29 @@ def main() -> None:
     ap.add_argument("sizes", nargs="+", type=int, help="reviews in the day, e.g. 100000 1000000")
     ap.add_argument("--stages", default="ingest,validate", help="in order; drift needs validate's shards")
     ap.add_argument("--gzip", action="store_true", help="write the day's object as .jsonl.gz")
-    ap.add_argument("--text-chars", type=int, default=0, help="pad each review's text to ~this many characters (e.g. 2000 with N=1000000: one ~2 GB object)")
+    ap.add_argument(
+        "--text-chars",
+        type=int,
+        default=0,
+        help="pad each review's text to ~this many characters (e.g. 2000 with N=1000000: one ~2 GB object)",
+    )
     ap.add_argument("--workdir", default=None, help="where the lakes go (default: a temp folder)")
-    ap.add_argument("--reference-days", type=int, default=7, help="published days before the day, for drift (default 7)")
+    ap.add_argument(
+        "--reference-days", type=int, default=7, help="published days before the day, for drift (default 7)"
+    )
     ap.add_argument("--tokenizer", default=str(REPO / "build" / "model"), help="model folder for drift's [UNK] share")
     args = ap.parse_args()
     stages = args.stages.split(",")
     if "drift" in stages or "publish" in stages:
-        print(f"drift, publish: made-up scores (no model: the score stage is not run), {args.reference_days} published reference days of N rows each")
+        print(
+            f"drift, publish: made-up scores (no model: the score stage is not run), {args.reference_days} published reference days of N rows each"
+        )
     print(f"{'N':>9} {'raw MB':>8} " + " ".join(header(s) for s in stages))
     for n in args.sizes:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             root = Path(tmp) / "lake"
             uri = write_day(root, n, args.gzip, args.text_chars)
-            raw_mb = os.path.getsize(uri[len("file://"):]) / 1e6
+            raw_mb = os.path.getsize(uri[len("file://") :]) / 1e6
             cells = []
             ingested = scored = None
             for stage in stages:
@@ -259,7 +294,11 @@ def main() -> None:
                     continue
                 elif stage == "drift":
                     job = Path(tmp) / "drift.json"
-                    base = (date.fromisoformat(DAY) - timedelta(days=args.reference_days)).isoformat() if args.reference_days else None
+                    base = (
+                        (date.fromisoformat(DAY) - timedelta(days=args.reference_days)).isoformat()
+                        if args.reference_days
+                        else None
+                    )
                     scored = fake_scored(root, validated, args.reference_days)
                     job.write_text(json.dumps({"scored": scored, "tokenizer": args.tokenizer, "baseline_date": base}))
                     res = run_stage("drift", root, str(job))
@@ -267,12 +306,22 @@ def main() -> None:
                     job = Path(tmp) / "publish.json"
                     if scored is None:
                         scored = fake_scored(root, validated, 0)
-                    drift_res = json.loads((Path(tmp) / "drift-result.json").read_text()) if "drift" in stages else {
-                        "uri": _no_drift(root), "verdict": "no_reference", "drifted": [], "reference_days": []}
-                    job.write_text(json.dumps({
-                        "ingested": json.loads(ingested.read_text()), "validated": json.loads((Path(tmp) / "validate-result.json").read_text()),
-                        "scored": scored, "drift": drift_res, "tokenizer": args.tokenizer,
-                    }))
+                    drift_res = (
+                        json.loads((Path(tmp) / "drift-result.json").read_text())
+                        if "drift" in stages
+                        else {"uri": _no_drift(root), "verdict": "no_reference", "drifted": [], "reference_days": []}
+                    )
+                    job.write_text(
+                        json.dumps(
+                            {
+                                "ingested": json.loads(ingested.read_text()),
+                                "validated": json.loads((Path(tmp) / "validate-result.json").read_text()),
+                                "scored": scored,
+                                "drift": drift_res,
+                                "tokenizer": args.tokenizer,
+                            }
+                        )
+                    )
                     res = run_stage("publish", root, str(job))
                 else:
                     res = run_stage(stage, root, str(ingested))

@@ -6,6 +6,7 @@ the nightly DAG's publish task declares it as an outlet, and every event carries
 and where it lives. The URI is a stable logical name, not a location: the data root is a
 per-run Param and may differ between deployments.
 """
+
 from __future__ import annotations
 
 from airflow.sdk import Asset

@@ -18,6 +18,7 @@ channel cannot fail a task from a success callback: the task itself calls
 
 Standard library + Airflow at import time; nlp_tasks is imported when an alert is sent.
 """
+
 from __future__ import annotations
 
 import logging

@@ -19,6 +19,7 @@ A run for logical date D reads ``{data_root}/raw/*/dt=D/`` and replaces exactly
 and counts through XCom, never rows or text. Only the standard library and Airflow are
 imported at parse time; everything heavy is imported inside the tasks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,7 +51,13 @@ MAPPED_PARALLELISM = int(os.environ.get("NLP_TASKS_MAPPED_PARALLELISM", "8"))
 INFERENCE_PARALLELISM = int(os.environ.get("NLP_TASKS_INFERENCE_PARALLELISM", "4"))
 
 # Sections of the trigger form, in this order.
-S_STORAGE, S_MODEL, S_VALIDATION, S_DRIFT, S_COST = "Data and storage", "Model", "Validation", "Drift and alerts", "Cost"
+S_STORAGE, S_MODEL, S_VALIDATION, S_DRIFT, S_COST = (
+    "Data and storage",
+    "Model",
+    "Validation",
+    "Drift and alerts",
+    "Cost",
+)
 # One address, or several separated by commas: name@host.tld, no spaces inside an address.
 _EMAIL = r"[^@\s,]+@[^@\s,]+\.[^@\s,]+"
 EMAIL_LIST = rf"^\s*{_EMAIL}(\s*,\s*{_EMAIL})*\s*$"
@@ -92,7 +99,7 @@ def _day(ctx) -> str:
     """The partition date a run processes: the run_date Param, else the logical date."""
     day = ctx["params"].get("run_date") or ctx.get("ds")
     if not day:  # manual runs may have no logical date in Airflow 3
-        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.timezone.utc)).date().isoformat()
+        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.UTC)).date().isoformat()
     return day
 
 
@@ -142,7 +149,12 @@ def _settle_drift(run) -> list[dict]:
     tokenizer_for = functools.lru_cache(maxsize=None)(lambda version: str(registry.fetch(run.lake, version)))
     settled = D.settle(run.lake, run.day, tokenizer_for)
     updated = [s["dt"] for s in settled if s["changed"]]
-    log.info("drift settled for %s in %.2fs; updated: %s", ",".join(s["dt"] for s in settled), time.perf_counter() - t0, ",".join(updated) or "none")
+    log.info(
+        "drift settled for %s in %.2fs; updated: %s",
+        ",".join(s["dt"] for s in settled),
+        time.perf_counter() - t0,
+        ",".join(updated) or "none",
+    )
     return settled
 
 
@@ -162,7 +174,7 @@ def _materialise(seq) -> list:
     # date, ds, is the partition it processes: `airflow backfill create --from-date D1
     # --to-date D2` reprocesses exactly D1..D2.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=4,
     default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30), "execution_timeout": dt.timedelta(hours=2)},
@@ -182,7 +194,11 @@ def _materialise(seq) -> list:
             section=S_STORAGE,
         ),
         "aws_conn_id": Param(
-            "aws_default", type="string", title="AWS connection", description="Airflow AWS connection; extra endpoint_url for S3-compatible stores", section=S_STORAGE
+            "aws_default",
+            type="string",
+            title="AWS connection",
+            description="Airflow AWS connection; extra endpoint_url for S3-compatible stores",
+            section=S_STORAGE,
         ),
         "run_date": Param(
             None,
@@ -204,7 +220,14 @@ def _materialise(seq) -> list:
             description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)",
             section=S_STORAGE,
         ),
-        "model_version": Param("production", type="string", minLength=1, title="Model", description="registry alias or version of the sentiment model", section=S_MODEL),
+        "model_version": Param(
+            "production",
+            type="string",
+            minLength=1,
+            title="Model",
+            description="registry alias or version of the sentiment model",
+            section=S_MODEL,
+        ),
         "challenger_version": Param(
             "challenger",
             type="string",
@@ -268,10 +291,22 @@ def _materialise(seq) -> list:
             section=S_VALIDATION,
         ),
         "drift_threshold": Param(
-            0.1, type="number", minimum=0, maximum=1, title="Drift threshold (effect size)", description="KS statistic needed to flag drift", section=S_DRIFT
+            0.1,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Drift threshold (effect size)",
+            description="KS statistic needed to flag drift",
+            section=S_DRIFT,
         ),
         "drift_alpha": Param(
-            0.05, type="number", minimum=0, maximum=1, title="Drift alpha", description="BH-adjusted p-value needed to flag drift", section=S_DRIFT
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Drift alpha",
+            description="BH-adjusted p-value needed to flag drift",
+            section=S_DRIFT,
         ),
         "baseline_date": Param(
             None,
@@ -373,7 +408,9 @@ def review_sentiment_nightly():
         from nlp_tasks import shadow
 
         with _stage("resolve_challenger") as (run, _):
-            challenger = shadow.resolve_challenger(run.lake, get_current_context()["params"]["challenger_version"], champion)
+            challenger = shadow.resolve_challenger(
+                run.lake, get_current_context()["params"]["challenger_version"], champion
+            )
             log.info("challenger for this run: %s", challenger["version"] or challenger["error"] or "none")
             return challenger
 
@@ -413,7 +450,9 @@ def review_sentiment_nightly():
 
         with _stage("validate") as (run, out):
             done = _materialise(batches)
-            out["result"] = validate_day.finish_validate(run, _materialise(ingested), done, get_current_context()["params"]["shard_rows"])
+            out["result"] = validate_day.finish_validate(
+                run, _materialise(ingested), done, get_current_context()["params"]["shard_rows"]
+            )
         # The stage's peak for the run summary: the largest of its tasks', batches included.
         out["result"]["peak_rss_mb"] = max([out["result"]["peak_rss_mb"], *(b.get("peak_rss_mb") or 0 for b in done)])
         return out["result"]
@@ -445,7 +484,11 @@ def review_sentiment_nightly():
         with _stage("score", shard) as (run, out):
             model_dir = registry.fetch(run.lake, model_version)
             out["result"] = pipeline.score(
-                run, shard, str(model_dir), params["provider"], (params["neutral_low"], params["neutral_high"]),
+                run,
+                shard,
+                str(model_dir),
+                params["provider"],
+                (params["neutral_low"], params["neutral_high"]),
                 cache_days=int(params.get("score_cache_days", 0)),
             )
             return out["result"]
@@ -464,7 +507,12 @@ def review_sentiment_nightly():
         params = get_current_context()["params"]
         with _stage("shadow_score", shard) as (run, out):
             out["result"] = shadow.shadow_score(
-                run, shard, challenger["version"], params["provider"], (params["neutral_low"], params["neutral_high"]), params["shadow_fraction"]
+                run,
+                shard,
+                challenger["version"],
+                params["provider"],
+                (params["neutral_low"], params["neutral_high"]),
+                params["shadow_fraction"],
             )
             return out["result"]
 
@@ -479,7 +527,9 @@ def review_sentiment_nightly():
             except Exception as e:  # an upstream that failed left no XCom to read
                 log.warning("model comparison inputs unavailable (%s)", type(e).__name__)
                 got, done = [], []
-            return shadow.compare(run, champion, challenger, got, done, get_current_context()["params"]["shadow_fraction"])
+            return shadow.compare(
+                run, champion, challenger, got, done, get_current_context()["params"]["shadow_fraction"]
+            )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def drift(scored: list[dict], model_version: str) -> dict:
@@ -511,14 +561,24 @@ def review_sentiment_nightly():
         outlets=[REVIEW_REPORTS],
         max_active_tis_per_dag=1,
         on_success_callback=DriftNotifier(
-            channel="{{ params.drift_alert }}", email_to="{{ params.drift_alert_email }}", drift_task_id="publish", drift_key="drift"
+            channel="{{ params.drift_alert }}",
+            email_to="{{ params.drift_alert_email }}",
+            drift_task_id="publish",
+            drift_key="drift",
         ),
     )
-    def publish(ingested: list[dict], validated: dict, redacted: list[dict], scored: list[dict], drift_result: dict, comparison: dict) -> dict:
+    def publish(
+        ingested: list[dict],
+        validated: dict,
+        redacted: list[dict],
+        scored: list[dict],
+        drift_result: dict,
+        comparison: dict,
+    ) -> dict:
+        from airflow.sdk.observability.stats import Stats
+
         from nlp_tasks import observability
         from nlp_tasks import publish as publishing
-
-        from airflow.sdk.observability.stats import Stats
 
         ctx = get_current_context()
         params = ctx["params"]
@@ -545,9 +605,9 @@ def review_sentiment_nightly():
         ctx["ti"].xcom_push(key="drift", value=own)
         ctx["outlet_events"][REVIEW_REPORTS].extra = {"dt": summary["dt"], "data_root": ctx["params"]["data_root"]}
         if ctx["params"]["drift_alert"] == "fail":
-            from nlp_tasks import alerts
-
             from airflow.sdk.exceptions import AirflowFailException
+
+            from nlp_tasks import alerts
 
             try:
                 alerts.dispatch(own, "fail", day=summary["dt"], run_id=ctx["run_id"])

@@ -8,6 +8,7 @@ Triggered by hand, it rolls up the week of the ``day`` Param, or of the latest p
 
 Only the standard library and Airflow are imported at parse time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,7 +62,7 @@ def _latest_event_extra(ctx) -> dict:
 @dag(
     dag_id="review_sentiment_rollup",
     schedule=[REVIEW_REPORTS],
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30)},
@@ -74,7 +75,11 @@ def _latest_event_extra(ctx) -> dict:
             description="default: the triggering event's data_root, else $NLP_TASKS_DATA_ROOT; must be allowed by $NLP_TASKS_ALLOWED_ROOTS",
         ),
         "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection for s3:// roots"),
-        "day": Param(None, type=["null", "string"], description="roll up the ISO week of this YYYY-MM-DD; default: the triggering event's dt"),
+        "day": Param(
+            None,
+            type=["null", "string"],
+            description="roll up the ISO week of this YYYY-MM-DD; default: the triggering event's dt",
+        ),
     },
 )
 def review_sentiment_rollup():

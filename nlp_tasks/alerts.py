@@ -13,6 +13,7 @@ Drift does not fail a run by default: the day is published and an alert goes out
 An alert names the day, the run, the drifted features per reference with their effect sizes
 and sample sizes, and a link to the report. It never contains review text.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,11 @@ def format_alert(
 ) -> tuple[str, str]:
     """(subject, body) of a drift alert. ``rows``: the day's drift rows, for effect sizes."""
     by_ref = result.get("drifted_by_reference") or {"reference": result.get("drifted", [])}
-    subject = f"[{dag_id}] drift on {day}: " + ", ".join(result.get("drifted", [])) if result.get("drifted") else f"[{dag_id}] drift on {day}"
+    subject = (
+        f"[{dag_id}] drift on {day}: " + ", ".join(result.get("drifted", []))
+        if result.get("drifted")
+        else f"[{dag_id}] drift on {day}"
+    )
     lines = [f"Drift detected in the review reports for {day} (run {run_id}).", ""]
     stats = {(r["reference"], r["feature"]): r for r in rows or [] if r.get("verdict") == "drift"}
     for ref, feats in by_ref.items():
@@ -106,7 +111,10 @@ def send_slack(webhook_url: str, text: str, timeout: float = 15) -> None:
     if not webhook_url or not webhook_url.startswith(("https://", "http://")):
         raise ValueError("the Slack webhook must be an http(s) URL")
     req = urllib.request.Request(
-        webhook_url, data=json.dumps({"text": text}).encode("utf-8"), headers={"Content-Type": "application/json"}, method="POST"
+        webhook_url,
+        data=json.dumps({"text": text}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -38,6 +38,7 @@ Command line::
 
     python -m nlp_tasks.drift set-baseline --data-root ROOT --date YYYY-MM-DD
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,7 +87,17 @@ SAMPLE_COLUMNS = [*REPORT_COLUMNS, "review_id"]
 READ_BATCH_ROWS = 65_536
 HASH_COLUMN = "_sample_hash"  # a sample's rows carry their hash (it picks the unk_share subset)
 # The raw result of one comparison (before the day's BH adjustment and verdicts).
-RAW_FIELDS = ("feature", "reference", "test", "statistic", "p_value", "n_today", "n_reference", "mean_today", "mean_reference")
+RAW_FIELDS = (
+    "feature",
+    "reference",
+    "test",
+    "statistic",
+    "p_value",
+    "n_today",
+    "n_reference",
+    "mean_today",
+    "mean_reference",
+)
 WINDOW = 7
 BASELINE_PREFIX = "reference/baseline"
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -157,7 +168,7 @@ def unk_share(texts: list[str | None], tokenizer: str | os.PathLike) -> np.ndarr
     out = np.zeros(len(texts), dtype=np.float64)
     batch = 1024
     for start in range(0, len(texts), batch):
-        chunk = [t or "" for t in texts[start:start + batch]]
+        chunk = [t or "" for t in texts[start : start + batch]]
         for i, enc in enumerate(tok.encode_batch(chunk, add_special_tokens=False)):
             ids = enc.ids
             if ids:
@@ -172,7 +183,11 @@ def label_codes(labels) -> np.ndarray:
 def agreement_flags(ratings, labels) -> np.ndarray:
     """1 where the label matches the stars, 0 where not; unrated rows are left out."""
     return np.array(
-        [int(STARS_TO_LABEL.get(int(r)) == l) for r, l in zip(ratings, labels) if r is not None and int(r) in STARS_TO_LABEL],
+        [
+            int(STARS_TO_LABEL.get(int(r)) == l)
+            for r, l in zip(ratings, labels, strict=True)
+            if r is not None and int(r) in STARS_TO_LABEL
+        ],
         dtype=np.int64,
     )
 
@@ -245,7 +260,7 @@ class HashSample:
         self._held = 0
         self._cut: int | None = None  # the k-th smallest hash so far, once k rows were seen
 
-    def add(self, batch: pa.Table | pa.RecordBatch, source: int = 0) -> "HashSample":
+    def add(self, batch: pa.Table | pa.RecordBatch, source: int = 0) -> HashSample:
         n = batch.num_rows
         if n == 0:
             return self
@@ -260,7 +275,9 @@ class HashSample:
             h = hash_array(pos ^ np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF))
             table = table.append_column("_ord", pa.array(pos.astype(np.int64)))
         self.rows += n
-        table = table.append_column(HASH_COLUMN, pa.array(h, pa.uint64())).append_column("_src", pa.array(np.full(n, source, np.int32)))
+        table = table.append_column(HASH_COLUMN, pa.array(h, pa.uint64())).append_column(
+            "_src", pa.array(np.full(n, source, np.int32))
+        )
         if self._cut is not None:
             keep = h <= np.uint64(self._cut)
             if not keep.all():
@@ -272,10 +289,10 @@ class HashSample:
             self._compact()
         return self
 
-    def add_files(self, lake, uris: list[str], source: int = 0) -> "HashSample":
+    def add_files(self, lake, uris: list[str], source: int = 0) -> HashSample:
         return self.add_sources(lake, [(uris, source)])
 
-    def add_sources(self, lake, sources: list[tuple[list[str], int]]) -> "HashSample":
+    def add_sources(self, lake, sources: list[tuple[list[str], int]]) -> HashSample:
         """Add every file of every (files, source), in two passes: the review_ids alone first,
         to learn the k-th smallest hash, then the rows at or under it. So at most k rows of text
         are held besides one batch, however long the texts (a day of 2,000-character reviews
@@ -355,7 +372,9 @@ def _categorical_test(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, floa
     return tvd, float(res.pvalue)
 
 
-def compare(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str) -> list[dict]:
+def compare(
+    today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str
+) -> list[dict]:
     """One row per feature with the raw test result (no multiple-testing adjustment yet)."""
     from scipy.stats import ks_2samp
 
@@ -402,7 +421,7 @@ def judge(rows: list[dict], cfg: DriftConfig) -> list[dict]:
     tested = [r for r in rows if r["p_value"] is not None]
     if tested:
         adjusted = false_discovery_control([r["p_value"] for r in tested], method="bh")
-        for r, p in zip(tested, adjusted):
+        for r, p in zip(tested, adjusted, strict=True):
             r["p_adjusted"] = float(p)
     for r in rows:
         r.setdefault("p_adjusted", None)
@@ -417,12 +436,16 @@ def judge(rows: list[dict], cfg: DriftConfig) -> list[dict]:
     return rows
 
 
-def ks_drift(today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str) -> list[dict]:
+def ks_drift(
+    today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str
+) -> list[dict]:
     """Compare with one reference and judge (BH within this reference's tests)."""
     return judge(compare(today, reference, cfg, reference_name), cfg)
 
 
-def drift_rows(today: dict[str, np.ndarray], references: dict[str, dict[str, np.ndarray] | None], cfg: DriftConfig) -> list[dict]:
+def drift_rows(
+    today: dict[str, np.ndarray], references: dict[str, dict[str, np.ndarray] | None], cfg: DriftConfig
+) -> list[dict]:
     """Compare with every reference (None = no data) and judge all tests as one BH family."""
     rows = []
     for name, ref in references.items():
@@ -524,7 +547,9 @@ def features_of(sample: HashSample, tokenizer) -> dict | None:
     return report_features(table, tokenizer, max_tokenized=MAX_TOKENIZED)
 
 
-def rolling_reference(lake, day: str, cfg: DriftConfig, tokenizer, window: int = WINDOW) -> tuple[dict | None, list[str]]:
+def rolling_reference(
+    lake, day: str, cfg: DriftConfig, tokenizer, window: int = WINDOW
+) -> tuple[dict | None, list[str]]:
     """Features of the published days in ``day``'s window (one hash sample over all of them,
     read a batch at a time), and those days."""
     days = window_days(lake, day, window)
@@ -534,7 +559,9 @@ def rolling_reference(lake, day: str, cfg: DriftConfig, tokenizer, window: int =
 
 def result_of(rows: list[dict], references: list[str], rolling_days: list[str], n_today: int, cfg: DriftConfig) -> dict:
     """The drift task's result (what XCom, the manifest and alerts carry: never text)."""
-    by_ref = {name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references}
+    by_ref = {
+        name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references
+    }
     drifted = sorted({f for fs in by_ref.values() for f in fs}, key=FEATURES.index)
     base = sorted({r["reference_days"] for r in rows if r["reference"] == "baseline"})
     return {
@@ -555,7 +582,9 @@ def _partition(lake, table: str, day: str) -> pa.Table | None:
     return partitions.read(lake, lake.uri(layout.report(table, day)))
 
 
-def recompute(lake, day: str, tokenizer_for=None, window: int = WINDOW, max_sample: int = 50_000) -> tuple[pa.Table, dict] | None:
+def recompute(
+    lake, day: str, tokenizer_for=None, window: int = WINDOW, max_sample: int = 50_000
+) -> tuple[pa.Table, dict] | None:
     """The drift rows of a published day against its rolling window as published *now*.
 
     Pure (writes nothing). Everything else is the day's own, from its published partitions:
@@ -620,7 +649,13 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
         table, result = got
         changed = _apply(lake, d, table, result)
         result["uri"] = lake.uri(layout.report("drift", d), partitions.SINGLE)
-        log.info("drift of %s settled against %s: %s%s", d, ",".join(result["reference_days"]) or "-", result["verdict"], " (updated)" if changed else "")
+        log.info(
+            "drift of %s settled against %s: %s%s",
+            d,
+            ",".join(result["reference_days"]) or "-",
+            result["verdict"],
+            " (updated)" if changed else "",
+        )
         out.append({"dt": d, "changed": changed, "result": result})
     return out
 
@@ -639,14 +674,20 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
     summary = _partition(lake, "summary", day)
     if summary is not None and set(summary.column("drift_verdict").to_pylist()) != {result["verdict"]}:
         i = summary.column_names.index("drift_verdict")
-        summary = summary.set_column(i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string()))
+        summary = summary.set_column(
+            i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string())
+        )
         s_prefix = lake.uri(layout.report("summary", day))
         partitions.write(lake, s_prefix, summary, (partitions.marker(lake, s_prefix) or {}).get("run_id"))
         changed = True
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):
         manifest = json.loads(lake.read_text(m_uri))
-        fields = {"drift_verdict": result["verdict"], "drifted_features": result["drifted"], "reference_days": result["reference_days"]}
+        fields = {
+            "drift_verdict": result["verdict"],
+            "drifted_features": result["drifted"],
+            "reference_days": result["reference_days"],
+        }
         if any(manifest.get(k) != v for k, v in fields.items()):
             manifest.update(fields)
             lake.write_text(m_uri, json.dumps(manifest, indent=2) + "\n")
@@ -686,7 +727,7 @@ def set_baseline(lake, day: str) -> dict:
     meta = {
         "dt": day,
         "source": lake.uri(layout.report("sentiment", day)),
-        "set_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "set_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     marker = partitions.commit(lake, lake.uri(BASELINE_PREFIX), writer.close(), "set-baseline", **meta)
     lake.delete_prefix(staging)

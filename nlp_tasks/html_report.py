@@ -9,6 +9,7 @@ Charts: label mix over the last 30 reported days (with rating agreement), the sc
 distribution today vs each reference, per-feature drift against the threshold, and the top
 products by negative share.
 """
+
 from __future__ import annotations
 
 import base64
@@ -169,7 +170,7 @@ def chart_label_mix(history: list[dict]):
     for label in ("negative", "neutral", "positive"):
         vals = [r.get(f"{label}_share") or 0.0 for r in rows]
         ax.bar(x, vals, bottom=bottom, color=COLORS[label], label=label, width=0.8)
-        bottom = [b + v for b, v in zip(bottom, vals)]
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
     agree = [r.get("rating_agreement") for r in rows]
     if any(a is not None for a in agree):
         ax.plot(x, [float("nan") if a is None else a for a in agree], "k.-", label="rating agreement")
@@ -196,7 +197,14 @@ def chart_scores(dists: dict):
     bins = np.linspace(0, 1, 41)
     for name, vals in dists.items():
         if len(vals):
-            ax.hist(vals, bins=bins, density=True, histtype="step", linewidth=2 if name == "today" else 1.2, label=f"{name} (n={len(vals):,})")
+            ax.hist(
+                vals,
+                bins=bins,
+                density=True,
+                histtype="step",
+                linewidth=2 if name == "today" else 1.2,
+                label=f"{name} (n={len(vals):,})",
+            )
     ax.set_xlabel("P(positive)")
     ax.set_ylabel("density")
     ax.set_title("Score distribution: today vs reference")
@@ -234,14 +242,25 @@ def chart_drift(rows: list[dict]):
         ys = [i + j * h for i in range(len(feats))]
         vals = [by_f[f]["statistic"] if f in by_f else 0.0 for f in feats]
         classes = [drift_class(by_f[f]) if f in by_f else "small" for f in feats]
-        used.update(c for f, c in zip(feats, classes) if f in by_f)
-        ax.barh(ys, vals, height=h * 0.95, color=[DRIFT_CLASSES[c][0] for c in classes], hatch=hatches[j % len(hatches)], edgecolor="white", linewidth=0.5)
+        used.update(c for f, c in zip(feats, classes, strict=True) if f in by_f)
+        ax.barh(
+            ys,
+            vals,
+            height=h * 0.95,
+            color=[DRIFT_CLASSES[c][0] for c in classes],
+            hatch=hatches[j % len(hatches)],
+            edgecolor="white",
+            linewidth=0.5,
+        )
     threshold = tested[0]["threshold"]
     ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
     # The legend names only what the chart shows: each class present, each reference's pattern.
     handles = [Patch(facecolor=DRIFT_CLASSES[c][0], label=DRIFT_CLASSES[c][1]) for c in DRIFT_CLASSES if c in used]
     if len(refs) > 1:
-        handles += [Patch(facecolor="#cccccc", hatch=hatches[j % len(hatches)], edgecolor="white", label=f"vs {ref}") for j, ref in enumerate(refs)]
+        handles += [
+            Patch(facecolor="#cccccc", hatch=hatches[j % len(hatches)], edgecolor="white", label=f"vs {ref}")
+            for j, ref in enumerate(refs)
+        ]
     handles.append(Line2D([], [], color="k", linestyle="--", label=f"threshold {threshold:g}"))
     ax.set_yticks([i + 0.4 - h / 2 for i in range(len(feats))], feats)
     ax.invert_yaxis()
@@ -254,7 +273,9 @@ def chart_drift(rows: list[dict]):
 
 def top_products(summary_rows: list[dict], n: int = 10, min_reviews: int = 5) -> list[dict]:
     prods = [r for r in summary_rows if r["scope"] == "product" and (r.get("rows_reported") or 0) >= min_reviews]
-    prods.sort(key=lambda r: (-(r.get("negative_share") or 0.0), -(r.get("rows_reported") or 0), str(r.get("product_id"))))
+    prods.sort(
+        key=lambda r: (-(r.get("negative_share") or 0.0), -(r.get("rows_reported") or 0), str(r.get("product_id")))
+    )
     return prods[:n]
 
 
@@ -298,15 +319,22 @@ def _img(chart, alt: str) -> str:
 
 
 def comparison_section(rows: list[dict]) -> str:
-    """"Champion vs challenger": the overall rows of the day's model_comparison, if it ran."""
+    """ "Champion vs challenger": the overall rows of the day's model_comparison, if it ran."""
     if not rows:
         return ""
     by_role = {r["role"]: r for r in rows}
     champ = by_role.get("champion", {})
     cols = [
-        ("role", "role"), ("model", "model_version"), ("rows", "rows"), ("negative", "negative_share"),
-        ("neutral", "neutral_share"), ("positive", "positive_share"), ("mean P(positive)", "mean_p_positive"),
-        ("rated rows", "rated_rows"), ("3-class accuracy", "accuracy_3class"), ("binary accuracy", "accuracy_binary"),
+        ("role", "role"),
+        ("model", "model_version"),
+        ("rows", "rows"),
+        ("negative", "negative_share"),
+        ("neutral", "neutral_share"),
+        ("positive", "positive_share"),
+        ("mean P(positive)", "mean_p_positive"),
+        ("rated rows", "rated_rows"),
+        ("3-class accuracy", "accuracy_3class"),
+        ("binary accuracy", "accuracy_binary"),
     ]
 
     def cell(r, key):
@@ -316,7 +344,9 @@ def comparison_section(rows: list[dict]) -> str:
         return _fmt(v, key.endswith("_share"))
 
     body = "".join(
-        "<tr>" + "".join(f"<td>{cell(by_role[role], k)}</td>" for _, k in cols) + "</tr>" for role in ("champion", "challenger") if role in by_role
+        "<tr>" + "".join(f"<td>{cell(by_role[role], k)}</td>" for _, k in cols) + "</tr>"
+        for role in ("champion", "challenger")
+        if role in by_role
     )
     flips = ", ".join(
         f"{k[6:].replace('_to_', ' → ')} {champ[k]}" for k in sorted(champ) if k.startswith("flips_") and champ.get(k)
@@ -325,12 +355,12 @@ def comparison_section(rows: list[dict]) -> str:
     p = "–" if champ.get("mcnemar_p") is None else f"{champ['mcnemar_p']:.3g}"
     need = champ.get("rows_needed_80_power")
     return f"""<h2>Champion vs challenger</h2>
-<p class=muted>status {html.escape(str(champ.get('status') or '–'))} · compared on {html.escape(str(champ.get('compared_on') or '–'))}
-· shadow fraction {_fmt(champ.get('shadow_fraction'))}. The challenger's labels never enter this report's other sections.</p>
+<p class=muted>status {html.escape(str(champ.get("status") or "–"))} · compared on {html.escape(str(champ.get("compared_on") or "–"))}
+· shadow fraction {_fmt(champ.get("shadow_fraction"))}. The challenger's labels never enter this report's other sections.</p>
 <div class=scroll><table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)}</tr>{body}</table></div>
-<p>agreement {_fmt(champ.get('agreement'), True)}, Cohen's kappa {kappa}; label flips champion → challenger: {html.escape(flips or 'none')}.
-McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get('mcnemar_champion_only'))}, only challenger right
-{_fmt(champ.get('mcnemar_challenger_only'))}); rated rows a difference this size needs for 80% power: {_fmt(need) if need is not None else '–'}.
+<p>agreement {_fmt(champ.get("agreement"), True)}, Cohen's kappa {kappa}; label flips champion → challenger: {html.escape(flips or "none")}.
+McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get("mcnemar_champion_only"))}, only challenger right
+{_fmt(champ.get("mcnemar_challenger_only"))}); rated rows a difference this size needs for 80% power: {_fmt(need) if need is not None else "–"}.
 One night is rarely enough: pool a window with <code>python -m nlp_tasks.sentiment compare --from D1 --to D2</code>.</p>
 """
 
@@ -376,18 +406,41 @@ def drift_table(drift_rows: list[dict]) -> str:
     """Per-feature drift: the verdict in words right after the feature, so it is in view
     without scrolling; the numbers after it (the box scrolls sideways on a narrow screen)."""
     cols = [
-        ("feature", "l"), ("verdict", "l"), ("reference", "l"), ("effect", ""), ("adjusted p", ""), ("threshold", ""),
-        ("alpha", ""), ("test", "l"), ("n today", ""), ("n reference", ""), ("mean today", ""), ("mean reference", ""),
+        ("feature", "l"),
+        ("verdict", "l"),
+        ("reference", "l"),
+        ("effect", ""),
+        ("adjusted p", ""),
+        ("threshold", ""),
+        ("alpha", ""),
+        ("test", "l"),
+        ("n today", ""),
+        ("n reference", ""),
+        ("mean today", ""),
+        ("mean reference", ""),
     ]
-    words = {"significant": "drift", "large": "large effect, not significant", "small": "small effect", None: "not tested (too little data)"}
+    words = {
+        "significant": "drift",
+        "large": "large effect, not significant",
+        "small": "small effect",
+        None: "not tested (too little data)",
+    }
     body = []
     for r in drift_rows:
         c = drift_class(r)
         cells = [
-            (html.escape(str(r.get("feature"))), "l"), (words[c], "l verdict"), (html.escape(str(r.get("reference"))), "l"),
-            (_fmt(r.get("statistic")), ""), (_p(r.get("p_adjusted")), ""), (_fmt(r.get("threshold")), ""), (_fmt(r.get("alpha")), ""),
-            (_fmt(r.get("test")), "l"), (_fmt(r.get("n_today")), ""), (_fmt(r.get("n_reference")), ""),
-            (_fmt(r.get("mean_today")), ""), (_fmt(r.get("mean_reference")), ""),
+            (html.escape(str(r.get("feature"))), "l"),
+            (words[c], "l verdict"),
+            (html.escape(str(r.get("reference"))), "l"),
+            (_fmt(r.get("statistic")), ""),
+            (_p(r.get("p_adjusted")), ""),
+            (_fmt(r.get("threshold")), ""),
+            (_fmt(r.get("alpha")), ""),
+            (_fmt(r.get("test")), "l"),
+            (_fmt(r.get("n_today")), ""),
+            (_fmt(r.get("n_reference")), ""),
+            (_fmt(r.get("mean_today")), ""),
+            (_fmt(r.get("mean_reference")), ""),
         ]
         body.append(f"<tr class={c or 'untested'}>" + "".join(f'<td class="{k}">{v}</td>' for v, k in cells) + "</tr>")
     head = "".join(f'<th class="{k}">{h}</th>' for h, k in cols)
@@ -430,7 +483,8 @@ def render(data: dict, run_id: str = "") -> str:
         ("drift", verdict_words(verdict)),
     ]
     kpi_html = "".join(
-        f"<div class=\"kpi{' drift' if k == 'drift' and verdict == 'drift' else ''}\"><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in kpis
+        f'<div class="kpi{" drift" if k == "drift" and verdict == "drift" else ""}"><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>'
+        for k, v in kpis
     )
     refs = "; ".join(sorted({f"{r['reference']} ({_days_span(r.get('reference_days'))})" for r in drift_rows}))
     models = ", ".join((data.get("manifest") or {}).get("model_versions") or []) or "–"
@@ -457,7 +511,7 @@ def render(data: dict, run_id: str = "") -> str:
 {_img(chart_scores(data["scores"]), "score distribution")}
 <h2>Drift per feature</h2>
 {_img(chart_drift(drift_rows), "per-feature drift")}
-{drift_table(drift_rows) if drift_rows else '<p class=muted>No drift tests: no reference days yet.</p>'}
+{drift_table(drift_rows) if drift_rows else "<p class=muted>No drift tests: no reference days yet.</p>"}
 <p class=muted>A feature drifts only when its effect size (KS D, or total variation distance for the
 label mix and rating agreement) is at least the threshold AND its Benjamini-Hochberg adjusted p-value
 is below alpha{f" ({alpha:g})" if alpha is not None else ""}. A large effect on a small day is often not significant: its adjusted p can

@@ -15,6 +15,7 @@ every field rather than quarantined: they are invisible, carry no sentiment, and
 exporters, not from reviewers. Lone surrogate escapes ("\\ud83d" of a half-cut emoji) cannot
 be encoded at all, so such a record is quarantined with its line.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -27,10 +28,10 @@ import logging
 import posixpath
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby, repeat
+from itertools import groupby
 from operator import itemgetter
-from typing import Callable
 
 import pyarrow as pa
 
@@ -106,7 +107,13 @@ class IngestResult:
 
     def reject(self, row: int, reason: str, review_id: str | None = None) -> None:
         self.rejects.append(
-            {"source_file": self.source_file, "source_row": row, "stage": "ingest", "reason": reason, "review_id": review_id}
+            {
+                "source_file": self.source_file,
+                "source_row": row,
+                "stage": "ingest",
+                "reason": reason,
+                "review_id": review_id,
+            }
         )
 
     def maybe_flush(self) -> None:
@@ -137,7 +144,9 @@ class IngestResult:
         for name in ("review_id", "text", "title", "product_id"):
             col = table.column(name)
             if pc.any(pc.match_substring_regex(col, _CONTROL_CHARS)).as_py():
-                table = table.set_column(table.schema.get_field_index(name), name, pc.replace_substring_regex(col, _CONTROL_CHARS, ""))
+                table = table.set_column(
+                    table.schema.get_field_index(name), name, pc.replace_substring_regex(col, _CONTROL_CHARS, "")
+                )
         return table
 
 
@@ -190,7 +199,7 @@ def _optional_str(value) -> str | None:
 
 def canonical(record: dict) -> dict:
     raw = _field_getter(tuple(record))([*record.values(), None])
-    return {name: _canonical_column(name, (v,))[0] for name, v in zip(CANONICAL_FIELDS, raw)}
+    return {name: _canonical_column(name, (v,))[0] for name, v in zip(CANONICAL_FIELDS, raw, strict=True)}
 
 
 def _add(result: IngestResult, record: dict, row: int, kind: str = "review") -> None:
@@ -205,14 +214,25 @@ def _add_columns(result: IngestResult, columns: list, row_numbers, kind: str = "
     Converting column by column keeps the per-record work to building the row dict.
     """
     review_id, text, title, product_id, rating, created_at = (
-        _canonical_column(name, col) for name, col in zip(CANONICAL_FIELDS, columns)
+        _canonical_column(name, col) for name, col in zip(CANONICAL_FIELDS, columns, strict=True)
     )
     src = result.source_file
     # A dict display is the cheapest way to build a row; the keys are INGESTED's columns.
     result.rows += [
-        {"review_id": r, "text": t, "title": ti, "product_id": p, "rating": ra, "created_at": c,
-         "source_file": src, "source_row": n, "source_kind": kind}
-        for r, t, ti, p, ra, c, n in zip(review_id, text, title, product_id, rating, created_at, row_numbers)
+        {
+            "review_id": r,
+            "text": t,
+            "title": ti,
+            "product_id": p,
+            "rating": ra,
+            "created_at": c,
+            "source_file": src,
+            "source_row": n,
+            "source_kind": kind,
+        }
+        for r, t, ti, p, ra, c, n in zip(
+            review_id, text, title, product_id, rating, created_at, row_numbers, strict=True
+        )
     ]
     result.maybe_flush()
 
@@ -436,8 +456,8 @@ def _object_columns(objects: list[dict]) -> list[list]:
     # the same keys to columns in one go instead of picking fields record by record.
     for keys, run in groupby(objects, key=tuple):
         run = list(run)
-        values = [*zip(*map(dict.values, run)), (None,) * len(run)]
-        for column, picked in zip(columns, _field_getter(keys)(values)):
+        values = [*zip(*map(dict.values, run), strict=True), (None,) * len(run)]
+        for column, picked in zip(columns, _field_getter(keys)(values), strict=True):
             column += picked
     return columns
 
@@ -489,7 +509,7 @@ def read_csv(stream, result: IngestResult) -> None:
 
 def _add_csv_rows(result: IngestResult, header: list[str], good: list[list[str]], row_numbers: list[int]) -> None:
     # One tuple per CSV column, plus an all-None one for the fields the header lacks.
-    columns = [*zip(*good), (None,) * len(good)]
+    columns = [*zip(*good, strict=True), (None,) * len(good)]
     _add_columns(result, list(_field_getter(tuple(header))(columns)), row_numbers)
 
 

@@ -2,6 +2,7 @@
 
 Readers (pandas, DuckDB, Athena) rely on these paths; changing one is a breaking change.
 """
+
 from __future__ import annotations
 
 import datetime as dt

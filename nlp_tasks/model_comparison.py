@@ -10,6 +10,7 @@ negative / neutral / positive, but a binary model's "neutral" is a band on P(pos
 class: ``compared_on`` says which kind of labels met. Binary correctness (on 1-2 vs 4-5 star
 rows) is P(positive) > P(negative), which every model gives.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,10 +27,14 @@ MIN_PRODUCT_ROWS = 20
 ROLES = ("champion", "challenger")
 FLIPS = [(a, b) for a in LABELS for b in LABELS if a != b]
 # The counts a day contributes to a pooled window (everything else is derived from them).
-COUNT_COLUMNS = (
-    ["rows", "agree", "rated_rows", "rated_rows_binary", "mcnemar_champion_only", "mcnemar_challenger_only"]
-    + [f"flips_{a}_to_{b}" for a, b in FLIPS]
-)
+COUNT_COLUMNS = [
+    "rows",
+    "agree",
+    "rated_rows",
+    "rated_rows_binary",
+    "mcnemar_champion_only",
+    "mcnemar_challenger_only",
+] + [f"flips_{a}_to_{b}" for a, b in FLIPS]
 
 SCHEMA = pa.schema(
     [
@@ -98,7 +103,7 @@ def _label_index(labels) -> np.ndarray:
     return np.fromiter((lookup[v] for v in labels), dtype=np.int64, count=len(labels))
 
 
-def shard_counts(champion: "pd.DataFrame", challenger: "pd.DataFrame") -> "pd.DataFrame":
+def shard_counts(champion: pd.DataFrame, challenger: pd.DataFrame) -> pd.DataFrame:
     """Counts of one shard, per product: join the two models' rows on review_id.
 
     ``champion`` has review_id, product_id, rating, label, score, p_negative; ``challenger``
@@ -137,7 +142,7 @@ def shard_counts(champion: "pd.DataFrame", challenger: "pd.DataFrame") -> "pd.Da
     return out.groupby("product_id", sort=True).sum()
 
 
-def add_counts(total: "pd.DataFrame | None", part: "pd.DataFrame") -> "pd.DataFrame":
+def add_counts(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
     return part if total is None else total.add(part, fill_value=0).astype(part.dtypes.to_dict())
 
 
@@ -164,8 +169,8 @@ def _role_row(c: dict, role: str, versions: dict, scope: str, product: str | Non
         "scope": scope,
         "product_id": product,
         "rows": rows,
-        **{f"n_{k}": v for k, v in zip(LABELS, n)},
-        **{f"{k}_share": (v / rows if rows else None) for k, v in zip(LABELS, n)},
+        **{f"n_{k}": v for k, v in zip(LABELS, n, strict=True)},
+        **{f"{k}_share": (v / rows if rows else None) for k, v in zip(LABELS, n, strict=True)},
         "mean_p_positive": float(c[f"{role}_sum_p_positive"]) / rows if rows else None,
         "agree": int(c["agree"]),
         "agreement": int(c["agree"]) / rows if rows else None,
@@ -195,14 +200,25 @@ def _role_row(c: dict, role: str, versions: dict, scope: str, product: str | Non
     return row
 
 
-def build_table(counts: "pd.DataFrame | None", versions: dict, on: str, status: str, fraction: float, run_id: str) -> pa.Table:
+def build_table(
+    counts: pd.DataFrame | None, versions: dict, on: str, status: str, fraction: float, run_id: str
+) -> pa.Table:
     """The day's comparison rows from per-product counts (None: the challenger gave nothing)."""
     rows = []
     common = {"compared_on": on, "status": status, "shadow_fraction": float(fraction), "run_id": run_id}
     if counts is None or counts.empty:
         for role in ROLES:
             other = "challenger" if role == "champion" else "champion"
-            rows.append({**common, "role": role, "model_version": versions[role], "other_version": versions[other], "scope": "overall", "rows": 0})
+            rows.append(
+                {
+                    **common,
+                    "role": role,
+                    "model_version": versions[role],
+                    "other_version": versions[other],
+                    "scope": "overall",
+                    "rows": 0,
+                }
+            )
     else:
         total = counts.sum().to_dict()
         for role in ROLES:
@@ -291,7 +307,10 @@ def verdict(pooled: dict, alpha: float = 0.05, max_3class_drop: float = 0.01) ->
     facts = f"binary accuracy {a_h:.3f} vs {a_c:.3f} on {n} rated rows, McNemar p={p:.3g}, 3-class accuracy {d3:+.3f}"
     if a_h > a_c and p < alpha:
         if d3 < -max_3class_drop:
-            return "keep", f"challenger better on binary accuracy but worse on 3-class accuracy by more than {max_3class_drop:.0%}: {facts}"
+            return (
+                "keep",
+                f"challenger better on binary accuracy but worse on 3-class accuracy by more than {max_3class_drop:.0%}: {facts}",
+            )
         return "promote", f"challenger better: {facts}"
     if p >= alpha and need is not None and n < need:
         return "not enough data", f"{facts}; a difference this size needs {need} rated rows for 80% power"
@@ -302,14 +321,18 @@ def render(pooled: dict, start: str, end: str) -> str:
     """The `compare` CLI's text: one line per model, the agreement, the test, the window."""
     if not pooled.get("days"):
         return f"model comparison {start} .. {end}: no comparison days" + (
-            f" (days with an incomplete comparison: {', '.join(pooled['excluded_days'])})" if pooled.get("excluded_days") else ""
+            f" (days with an incomplete comparison: {', '.join(pooled['excluded_days'])})"
+            if pooled.get("excluded_days")
+            else ""
         )
     lines = [f"model comparison {start} .. {end}: {len(pooled['days'])} day(s), compared on {pooled['compared_on']}"]
     if pooled["excluded_days"]:
         lines.append(f"left out (another model pair or no challenger rows): {', '.join(pooled['excluded_days'])}")
     for d, s in pooled["day_status"].items():
         lines.append(f"{d}: challenger {s}")
-    lines.append(f"{'role':<11} {'model_version':<30} {'rows':>7} {'rated':>6} {'3-class acc [95% CI]':>24} {'binary acc [95% CI]':>24}  neg/neu/pos")
+    lines.append(
+        f"{'role':<11} {'model_version':<30} {'rows':>7} {'rated':>6} {'3-class acc [95% CI]':>24} {'binary acc [95% CI]':>24}  neg/neu/pos"
+    )
     for role in ROLES:
         r = pooled["roles"][role]
 
@@ -319,7 +342,9 @@ def render(pooled: dict, start: str, end: str) -> str:
             return f"{r[f'accuracy_{k}']:.3f} [{r[f'accuracy_{k}_low']:.3f}, {r[f'accuracy_{k}_high']:.3f}]"
 
         shares = "/".join("n/a" if r[f"{k}_share"] is None else f"{r[f'{k}_share']:.0%}" for k in LABELS)
-        lines.append(f"{role:<11} {r['model_version']:<30} {r['rows']:>7} {r['rated_rows']:>6} {acc('3class'):>24} {acc('binary'):>24}  {shares}")
+        lines.append(
+            f"{role:<11} {r['model_version']:<30} {r['rows']:>7} {r['rated_rows']:>6} {acc('3class'):>24} {acc('binary'):>24}  {shares}"
+        )
     c = pooled["roles"]["champion"]
     kappa = "n/a" if c["kappa"] is None else f"{c['kappa']:.3f}"
     agreement = "n/a" if c["agreement"] is None else f"{c['agreement']:.3f}"
@@ -338,7 +363,17 @@ def render(pooled: dict, start: str, end: str) -> str:
 def evidence(pooled: dict, start: str, end: str) -> dict:
     """What an alias move records: the window, the pair, the pooled figures and the verdict."""
     v, why = verdict(pooled)
-    keep = ("rows", "rated_rows", "rated_rows_binary", "accuracy_3class", "accuracy_binary", "mcnemar_p", "rows_needed_80_power", "kappa", "agreement")
+    keep = (
+        "rows",
+        "rated_rows",
+        "rated_rows_binary",
+        "accuracy_3class",
+        "accuracy_binary",
+        "mcnemar_p",
+        "rows_needed_80_power",
+        "kappa",
+        "agreement",
+    )
     return {
         "from": start,
         "to": end,
@@ -346,7 +381,9 @@ def evidence(pooled: dict, start: str, end: str) -> dict:
         "versions": pooled.get("versions"),
         "verdict": v,
         "why": why,
-        "figures": {role: {k: pooled["roles"][role].get(k) for k in keep} for role in ROLES} if pooled.get("days") else None,
+        "figures": {role: {k: pooled["roles"][role].get(k) for k in keep} for role in ROLES}
+        if pooled.get("days")
+        else None,
     }
 
 

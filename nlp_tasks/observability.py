@@ -15,6 +15,7 @@ module turns those into
 
 Nothing here sees row data, so nothing here can leak text.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -142,7 +143,11 @@ def emit(stats, stage: str, result: dict, tags: dict | None = None) -> dict:
     for entity, n in m.get("pii", {}).items():
         stats.incr(f"{PREFIX}.pii.{metric_segment(entity.lower())}", n, tags=tags)
     if "model_version" in m:
-        stats.incr(f"{base}.model.{metric_segment(m['model_version'])}.{metric_segment(m.get('provider', 'none'))}", 1, tags=tags)
+        stats.incr(
+            f"{base}.model.{metric_segment(m['model_version'])}.{metric_segment(m.get('provider', 'none'))}",
+            1,
+            tags=tags,
+        )
     return m
 
 
@@ -245,7 +250,9 @@ def run_summary(
         "cost": round(total_cost, 6),
         "cost_per_1000_reviews": round(total["cost_per_1000_reviews"], 6) if rows_in else None,
         "price_per_hour": price_per_hour,
-        "inference_price_per_hour": inference_price_per_hour if inference_price_per_hour is not None else price_per_hour,
+        "inference_price_per_hour": inference_price_per_hour
+        if inference_price_per_hour is not None
+        else price_per_hour,
         "inference_share": round(next(r["task_seconds"] for r in rows if r["stage"] == "score") / total_seconds, 4)
         if total_seconds
         else None,

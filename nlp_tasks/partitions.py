@@ -20,6 +20,7 @@ reads partitions through this module, so a reader never sees half of a commit:
 A marker without ``files`` (written before partitions could hold several files) means "every
 Parquet file in the folder".
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -92,7 +93,9 @@ def read(lake: Lake, prefix: str, columns: list[str] | None = None) -> pa.Table 
     return table
 
 
-def batches(lake: Lake, uri: str, columns: list[str] | None = None, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+def batches(
+    lake: Lake, uri: str, columns: list[str] | None = None, batch_rows: int = READ_BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
     """One Parquet file's ``columns`` (those it has) a batch at a time: never the whole file."""
     with lake.fs.open_input_file(lake.path(uri)) as f:
         pf = pq.ParquetFile(f)
@@ -112,7 +115,7 @@ def complete_keys(lake: Lake, table_uri: str, key: str = "dt") -> list[str]:
     for d in lake.list_dirs(table_uri):
         name = d.rstrip("/").rsplit("/", 1)[-1]
         if name.startswith(key + "=") and is_complete(lake, d):
-            out.append(name[len(key) + 1:])
+            out.append(name[len(key) + 1 :])
     return sorted(out)
 
 
@@ -136,7 +139,14 @@ class StagedWriter:
     ``close()`` returns ``[(uri, rows), ...]``: what ``commit`` takes. A partition with no
     rows still gets one empty file with the schema, so readers get the columns."""
 
-    def __init__(self, lake: Lake, folder: str, schema: pa.Schema, rows_per_file: int | None = None, row_group_rows: int | None = None):
+    def __init__(
+        self,
+        lake: Lake,
+        folder: str,
+        schema: pa.Schema,
+        rows_per_file: int | None = None,
+        row_group_rows: int | None = None,
+    ):
         self.lake, self.folder, self.schema = lake, folder.rstrip("/"), schema
         self.rows_per_file = rows_per_file or ROWS_PER_FILE
         self.row_group_rows = min(row_group_rows or ROW_GROUP_ROWS, self.rows_per_file)
@@ -214,9 +224,14 @@ def commit(lake: Lake, prefix: str, staged: list[tuple[str, int]], run_id: str, 
     else:
         token = hashlib.sha1(f"{run_id}/{time.time_ns()}".encode()).hexdigest()[:8]
         names = [f"part-{token}-{i:05d}.parquet" for i in range(len(staged))]
-    for (uri, _), name in zip(staged, names):
+    for (uri, _), name in zip(staged, names, strict=True):
         lake.copy(uri, f"{prefix}/{name}")
-    m = {"run_id": run_id, "rows": sum(r for _, r in staged), "files": [{"name": n, "rows": r} for n, (_, r) in zip(names, staged)], **extra}
+    m = {
+        "run_id": run_id,
+        "rows": sum(r for _, r in staged),
+        "files": [{"name": n, "rows": r} for n, (_, r) in zip(names, staged, strict=True)],
+        **extra,
+    }
     lake.write_text(f"{prefix}/{SUCCESS}", json.dumps(m) + "\n")
     keep = {f"{prefix}/{n}" for n in names}
     for stale in lake.list_files(prefix):

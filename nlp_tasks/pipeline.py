@@ -4,6 +4,7 @@ Each stage reads Parquet shards from the run's scratch space, writes new shards 
 returns a small JSON-able dict (URIs and counts, never row data or text) for XCom. Nothing
 here imports Airflow, so every stage is testable on its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -121,7 +122,11 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         run.lake.write_parquet(quarantine_rows(result.rejects, run.run_id), q_uri)
     log.info(
         "ingested %s: %d records, %d rows, %d quarantined in %.2fs",
-        name, result.records, result.row_count, len(result.rejects), time.perf_counter() - t0,
+        name,
+        result.records,
+        result.row_count,
+        len(result.rejects),
+        time.perf_counter() - t0,
     )
     return {
         "file": uri,
@@ -150,7 +155,7 @@ def _quarantine_rejects(run: Run, rejects: list[dict], name: str) -> str:
     from .pii import redact_batch
 
     redacted, _ = redact_batch([r.pop("text") for r in rejects])
-    for r, t in zip(rejects, redacted):
+    for r, t in zip(rejects, redacted, strict=True):
         # Enough text to triage; a multi-megabyte reject need not be copied whole.
         r["text_redacted"] = t if t is None or len(t) <= QUARANTINE_TEXT_CHARS else t[:QUARANTINE_TEXT_CHARS] + " [...]"
     uri = run.work("quarantine", name)
@@ -219,7 +224,13 @@ def redact(run: Run, shard: str) -> dict:
     uri = run.work("redacted", posixpath.basename(shard))
     run.lake.write_parquet(out, uri)
     counts = {t: int(v.sum()) for t, v in per_type.items()}
-    log.info("redacted %s: %d rows, %d entities in %.2fs", posixpath.basename(shard), out.num_rows, sum(counts.values()), time.perf_counter() - t0)
+    log.info(
+        "redacted %s: %d rows, %d entities in %.2fs",
+        posixpath.basename(shard),
+        out.num_rows,
+        sum(counts.values()),
+        time.perf_counter() - t0,
+    )
     return {"shard": uri, "rows": out.num_rows, "pii": counts, "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -248,14 +259,27 @@ def _open_score_cache(run: Run, model_dir: str, provider: str, cache_days: int):
     if cache_days <= 0:
         return choice, meta, None
     if not batch_invariant(choice):
-        log.info("score cache off: %s %s scores depend on their batch, a cached score could differ from a cold run's", choice.provider, choice.variant)
+        log.info(
+            "score cache off: %s %s scores depend on their batch, a cached score could differ from a cold run's",
+            choice.provider,
+            choice.variant,
+        )
         return choice, meta, None
     classes = tuple(meta.get("labels", ("negative", "positive")))
-    return choice, meta, ScoreCache(run.lake, meta.get("version", "unknown"), runtime_key(choice), classes, retention_days=cache_days)
+    return (
+        choice,
+        meta,
+        ScoreCache(run.lake, meta.get("version", "unknown"), runtime_key(choice), classes, retention_days=cache_days),
+    )
 
 
 def score(
-    run: Run, shard: str, model_dir: str, provider: str = "auto", neutral_band: tuple[float, float] = (0.4, 0.6), cache_days: int = 0
+    run: Run,
+    shard: str,
+    model_dir: str,
+    provider: str = "auto",
+    neutral_band: tuple[float, float] = (0.4, 0.6),
+    cache_days: int = 0,
 ) -> dict:
     """Score title + text (both redacted) of every row: P(positive), P(negative), P(neutral), label.
 
@@ -271,7 +295,7 @@ def score(
     t0 = time.perf_counter()
     table = run.lake.read_parquet(shard)
     titles = table.column("title_redacted").to_pylist()
-    texts = [review_input(ti, te) for ti, te in zip(titles, table.column("text_redacted").to_pylist())]
+    texts = [review_input(ti, te) for ti, te in zip(titles, table.column("text_redacted").to_pylist(), strict=True)]
     cache = keys = None
     try:
         choice, meta, cache = _open_score_cache(run, model_dir, provider, cache_days)
@@ -323,7 +347,12 @@ def score(
     secs = time.perf_counter() - t0
     log.info(
         "scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s; score cache: %s",
-        posixpath.basename(shard), n, secs, n / max(secs, 1e-9), version, choice.provider,
+        posixpath.basename(shard),
+        n,
+        secs,
+        n / max(secs, 1e-9),
+        version,
+        choice.provider,
         f"{hits} of {n} rows" if cache is not None else "off",
     )
     result = {"shard": uri, "rows": n, "model_version": version, "provider": choice.provider, "seconds": round(secs, 3)}
@@ -399,7 +428,9 @@ def drift(
     uri = run.work("drift", "part-00000.parquet")
     run.lake.write_parquet(pa.Table.from_pylist(rows, schema=D.DRIFT_SCHEMA), uri)
     verdict = D.day_verdict(rows)
-    by_ref = {name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references}
+    by_ref = {
+        name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references
+    }
     drifted = sorted({f for fs in by_ref.values() for f in fs}, key=D.FEATURES.index)
     log.info("drift against %s: %s %s", {k: ",".join(v) or "-" for k, v in ref_days.items()}, verdict, by_ref)
     return {

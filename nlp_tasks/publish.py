@@ -16,6 +16,7 @@ The steps, each a function below, in the order ``publish`` runs them:
 A publish killed at any point leaves readers the previous complete partitions or the new ones
 (see nlp_tasks.partitions), and its retry finishes the job.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -88,17 +89,19 @@ def row_parts(batch: pa.Table | pa.RecordBatch) -> pa.Table:
     same_side = pc.equal(positive, pc.greater_equal(rating, 4))
     agree_binary = pc.fill_null(pc.and_(pc.and_(rated_binary, same_side), pc.not_equal(label, "neutral")), False)
     as_int = lambda a: pc.cast(a, pa.int64())  # noqa: E731
-    return pa.table({
-        "product_id": batch.column("product_id"),
-        "n": pa.array(np.ones(len(batch), dtype=np.int64)),
-        **{name: as_int(pc.fill_null(pc.equal(label, name), False)) for name in LABELS},
-        "score": pc.cast(batch.column("score"), pa.float64()),
-        "rated": as_int(rated),
-        "agree": as_int(agree),
-        "rated_binary": as_int(rated_binary),
-        "agree_binary": as_int(agree_binary),
-        "pii": pc.cast(pc.fill_null(batch.column("pii_entities"), 0), pa.int64()),
-    })
+    return pa.table(
+        {
+            "product_id": batch.column("product_id"),
+            "n": pa.array(np.ones(len(batch), dtype=np.int64)),
+            **{name: as_int(pc.fill_null(pc.equal(label, name), False)) for name in LABELS},
+            "score": pc.cast(batch.column("score"), pa.float64()),
+            "rated": as_int(rated),
+            "agree": as_int(agree),
+            "rated_binary": as_int(rated_binary),
+            "agree_binary": as_int(agree_binary),
+            "pii": pc.cast(pc.fill_null(batch.column("pii_entities"), 0), pa.int64()),
+        }
+    )
 
 
 def _group_sums(table: pa.Table) -> pa.Table:
@@ -259,17 +262,27 @@ def reconcile(day: str, ingested: list[dict], totals: DayTotals) -> list[dict]:
             raise ReconciliationError(f"{f}: read {item['records']} records but reported {rep} + quarantined {q}")
     rows_in = sum(i["records"] for i in ingested)
     if rows_in != totals.reported + totals.quarantined:
-        raise ReconciliationError(f"{day}: read {rows_in} but reported {totals.reported} + quarantined {totals.quarantined}")
+        raise ReconciliationError(
+            f"{day}: read {rows_in} but reported {totals.reported} + quarantined {totals.quarantined}"
+        )
     return files
 
 
-def build_manifest(run, totals: DayTotals, files: list[dict], validated: dict, drift_result: dict, comparison: dict | None,
-                   max_invalid_fraction: float, run_brief: dict) -> dict:
+def build_manifest(
+    run,
+    totals: DayTotals,
+    files: list[dict],
+    validated: dict,
+    drift_result: dict,
+    comparison: dict | None,
+    max_invalid_fraction: float,
+    run_brief: dict,
+) -> dict:
     rows_in = sum(f["records"] for f in files)
     return {
         "dt": run.day,
         "run_id": run.run_id,
-        "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "status": "published",
         "rows_in": rows_in,
         "rows_reported": totals.reported,
@@ -304,7 +317,9 @@ def gate_invalid(lake: Lake, run, staged: dict, manifest: dict) -> None:
     manifest["status"] = "rejected: too many invalid rows"
     write_manifest(lake, run.day, manifest)
     worst = sorted(manifest["files"], key=lambda f: f["quarantined"] / max(f["records"], 1), reverse=True)[:3]
-    names = ", ".join(f"{posixpath.basename(f['file'])} ({f['quarantined']}/{f['records']})" for f in worst if f["quarantined"])
+    names = ", ".join(
+        f"{posixpath.basename(f['file'])} ({f['quarantined']}/{f['records']})" for f in worst if f["quarantined"]
+    )
     raise TooManyInvalidRows(
         f"{run.day}: {bad} of {rows_in} records invalid ({fraction:.1%} > max_invalid_fraction {limit:.1%}); "
         f"worst files: {names}. Quarantine published at {lake.uri(layout.quarantine(run.day))}; reports left unchanged."
@@ -334,7 +349,7 @@ def copy_data_docs(lake: Lake, day: str, docs_uri: str | None) -> str | None:
     prefix = lake.uri(layout.report("data_docs", day))
     lake.delete_prefix(prefix)
     for f in lake.list_files(docs_uri):
-        lake.copy(f, prefix + f[len(docs_uri):])
+        lake.copy(f, prefix + f[len(docs_uri) :])
     return prefix + "/index.html"
 
 
@@ -393,7 +408,9 @@ def publish(
             "score": scored,
             "shadow_score": (comparison or {}).get("shadow_tasks") or [],
             "drift": [drift_result],
-            "publish": [{"rows_in": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}],
+            "publish": [
+                {"rows_in": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}
+            ],
         },
         rows_in,
         run.run_id,
@@ -423,12 +440,24 @@ def publish(
         write_manifest(lake, run.day, manifest)
     clean_up(lake, run, staging)
 
-    log.info("published %s in %.2fs: %d in, %d reported, %d quarantined", run.day, time.perf_counter() - t0, rows_in, totals.reported, totals.quarantined)
+    log.info(
+        "published %s in %.2fs: %d in, %d reported, %d quarantined",
+        run.day,
+        time.perf_counter() - t0,
+        rows_in,
+        totals.reported,
+        totals.quarantined,
+    )
     log.info(
         "run summary %s: %d reviews, %.1f task-seconds (%.0f%% inference), cost %.6f = %s per 1,000 reviews at %s/h (score at %s/h)",
-        run.day, rows_in, run_brief["task_seconds"], 100 * (run_brief["inference_share"] or 0), run_brief["cost"],
+        run.day,
+        rows_in,
+        run_brief["task_seconds"],
+        100 * (run_brief["inference_share"] or 0),
+        run_brief["cost"],
         "n/a" if run_brief["cost_per_1000_reviews"] is None else f"{run_brief['cost_per_1000_reviews']:.6f}",
-        run_brief["price_per_hour"], run_brief["inference_price_per_hour"],
+        run_brief["price_per_hour"],
+        run_brief["inference_price_per_hour"],
     )
     return {
         "dt": run.day,

@@ -6,6 +6,7 @@ write, so it can run after every nightly publish and is complete (``complete = t
 all seven days are in. Shares and the mean score are weighted by reported rows, rating
 agreement by rated rows; counts are sums.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -21,6 +21,7 @@ first, so neither can lead out of an allowed folder. S3 keys are literal (S3 res
 
 Standard library only: the DAG files, the plugin and tests import it without Airflow.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,7 @@ class Root:
     def uri(self) -> str:
         return f"{self.scheme}://" + ("/" if self.scheme == "file" else "") + "/".join(self.segments)
 
-    def contains(self, other: "Root") -> bool:
+    def contains(self, other: Root) -> bool:
         return self.scheme == other.scheme and other.segments[: len(self.segments)] == self.segments
 
 
@@ -57,16 +58,18 @@ def parse(root: str) -> Root:
         raise RootNotAllowed(f"data root {root!r} is empty")
     text = root.strip()
     if text.startswith("s3://"):
-        rest = text[len("s3://"):].rstrip("/")
+        rest = text[len("s3://") :].rstrip("/")
         segments = tuple(rest.split("/")) if rest else ()
         if not segments or not _BUCKET.fullmatch(segments[0]):
             raise RootNotAllowed(f"data root {root!r} does not name a valid S3 bucket")
         bad = [s for s in segments[1:] if s in ("", ".", "..")]
         if bad:
-            raise RootNotAllowed(f"data root {root!r} holds an empty, '.' or '..' segment: S3 roots must be plain prefixes")
+            raise RootNotAllowed(
+                f"data root {root!r} holds an empty, '.' or '..' segment: S3 roots must be plain prefixes"
+            )
         return Root("s3", segments)
     if text.startswith("file://"):
-        path = text[len("file://"):]
+        path = text[len("file://") :]
     elif _SCHEME.match(text):
         raise RootNotAllowed(f"data root {root!r}: only s3:// and file:// roots (or plain paths) are supported")
     else:

@@ -4,6 +4,7 @@
 
 Deterministic for a (seed, date): rerunning it rewrites the same objects.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,21 +69,31 @@ def _review_text(rng: random.Random, long: bool = False) -> tuple[str, int]:
     for _ in range(rng.randint(0, 2) + (12 if long else 0)):
         parts.append(
             rng.choice(FILLER).format(
-                m=rng.choice(MONTHS), o=rng.randint(100000, 999999), o2=rng.randint(1000, 9999), p=f"{rng.randint(10, 400)}.{rng.randint(0, 99):02d}", d=rng.randint(1, 9)
+                m=rng.choice(MONTHS),
+                o=rng.randint(100000, 999999),
+                o2=rng.randint(1000, 9999),
+                p=f"{rng.randint(10, 400)}.{rng.randint(0, 99):02d}",
+                d=rng.randint(1, 9),
             )
         )
         if long:
             parts.append(rng.choice(bank).format(n=n))
     if rng.random() < 0.2:
-        parts.insert(rng.randint(1, len(parts)), rng.choice(PII).format(
-            first=rng.choice(FIRST), last=rng.choice(LAST), four=f"{rng.randint(1000, 9999)}", three=f"{rng.randint(100, 999)}"
-        ))
+        parts.insert(
+            rng.randint(1, len(parts)),
+            rng.choice(PII).format(
+                first=rng.choice(FIRST),
+                last=rng.choice(LAST),
+                four=f"{rng.randint(1000, 9999)}",
+                three=f"{rng.randint(100, 999)}",
+            ),
+        )
     rating = {"pos": rng.choice([4, 5, 5]), "neg": rng.choice([1, 1, 2]), "neu": 3}[kind]
     return " ".join(parts), rating
 
 
 def _reviews(rng: random.Random, day: str, n: int, prefix: str) -> list[dict]:
-    base = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+    base = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     out = []
     for i in range(n):
         text, rating = _review_text(rng, long=rng.random() < 0.05)
@@ -140,16 +151,23 @@ def write_day(lake: Lake, day: str, n_reviews: int = 120, seed: int = 7) -> dict
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["review_id", "product_id", "rating", "title", "text", "created_at"])
     for r in app:
-        w.writerow([r["review_id"], r["product_id"], r["rating"] if r["rating"] is not None else "", r["title"] or "", r["text"], r["created_at"]])
+        w.writerow(
+            [
+                r["review_id"],
+                r["product_id"],
+                r["rating"] if r["rating"] is not None else "",
+                r["title"] or "",
+                r["text"],
+                r["created_at"],
+            ]
+        )
     buf.write("app-short-row,P-1001,5\n")
     lake.write_text(f"{reviews_dir}/reviews-app.csv", buf.getvalue())
 
     import pyarrow as pa
 
     partner = _reviews(rng, day, n_pq, "partner")
-    table = pa.Table.from_pylist(
-        [{**r, "rating": r["rating"], "channel": "partner-feed"} for r in partner]
-    )
+    table = pa.Table.from_pylist([{**r, "rating": r["rating"], "channel": "partner-feed"} for r in partner])
     lake.write_parquet(table, f"{reviews_dir}/reviews-partner.parquet")
 
     n_pdfs = 3

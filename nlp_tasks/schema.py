@@ -1,4 +1,5 @@
 """Arrow schemas of the data contracts: ingested rows, quarantine rows, report rows."""
+
 from __future__ import annotations
 
 import pyarrow as pa

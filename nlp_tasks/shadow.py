@@ -5,6 +5,7 @@ never into the sentiment report, the summary or the drift checks. Every function
 failure into a recorded status instead of an exception, because a broken challenger must
 never cost a night.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,9 @@ def resolve_challenger(lake, ref: str | None, champion: str) -> dict:
     return {"version": version, "error": None, "ref": ref}
 
 
-def shadow_score(run: Run, shard: str, model_version: str, provider: str, neutral_band: tuple[float, float], fraction: float) -> dict:
+def shadow_score(
+    run: Run, shard: str, model_version: str, provider: str, neutral_band: tuple[float, float], fraction: float
+) -> dict:
     """Score the sampled rows of one redacted shard with the challenger; never raises."""
     from .sentiment import labels_from_proba, registry
     from .sentiment.datasets import review_input
@@ -64,7 +67,12 @@ def shadow_score(run: Run, shard: str, model_version: str, provider: str, neutra
         table = run.lake.read_parquet(shard, columns=["review_id", "title_redacted", "text_redacted"])
         keep = model_comparison.sample_mask(table.column("review_id").to_pylist(), fraction)
         table = table.filter(pa.array(keep))
-        texts = [review_input(a, b) for a, b in zip(table.column("title_redacted").to_pylist(), table.column("text_redacted").to_pylist())]
+        texts = [
+            review_input(a, b)
+            for a, b in zip(
+                table.column("title_redacted").to_pylist(), table.column("text_redacted").to_pylist(), strict=True
+            )
+        ]
         probs = engine.predict_proba(texts)
         classes = engine.classes_
         out = pa.table(
@@ -78,8 +86,17 @@ def shadow_score(run: Run, shard: str, model_version: str, provider: str, neutra
         uri = run.work("shadow", name)
         run.lake.write_parquet(out, uri)
     except Exception as e:
-        log.warning("challenger %s failed on %s (%s): recorded as missing, the night goes on", model_version, name, _why(e))
-        return {"shard": name, "uri": None, "rows": 0, "error": _why(e), "model_version": model_version, "seconds": round(time.perf_counter() - t0, 3)}
+        log.warning(
+            "challenger %s failed on %s (%s): recorded as missing, the night goes on", model_version, name, _why(e)
+        )
+        return {
+            "shard": name,
+            "uri": None,
+            "rows": 0,
+            "error": _why(e),
+            "model_version": model_version,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
     secs = time.perf_counter() - t0
     log.info("shadow-scored %s: %d of %d rows with %s in %.2fs", name, out.num_rows, len(keep), model_version, secs)
     return {
@@ -94,7 +111,9 @@ def shadow_score(run: Run, shard: str, model_version: str, provider: str, neutra
     }
 
 
-def compare(run: Run, champion: str, challenger: dict, scored: list[dict], shadowed: list[dict], fraction: float) -> dict:
+def compare(
+    run: Run, champion: str, challenger: dict, scored: list[dict], shadowed: list[dict], fraction: float
+) -> dict:
     """Write (or, with no challenger tonight, remove) the day's ``reports/model_comparison``.
 
     Reads one shard of each model at a time, so memory follows the shard size. Never raises:
@@ -108,7 +127,10 @@ def compare(run: Run, champion: str, challenger: dict, scored: list[dict], shado
         lake.delete_prefix(lake.uri(prefix))
         return {"status": "none", "challenger": None}
     # What the shadow tasks cost goes to the run summary (it prices them like score).
-    tasks = [{k: s.get(k) for k in ("rows", "seconds", "model_version", "provider", "peak_rss_mb") if s.get(k) is not None} for s in shadowed]
+    tasks = [
+        {k: s.get(k) for k in ("rows", "seconds", "model_version", "provider", "peak_rss_mb") if s.get(k) is not None}
+        for s in shadowed
+    ]
     try:
         return {**_compare(run, prefix, champion, challenger, scored, shadowed, fraction), "shadow_tasks": tasks}
     except Exception as e:
@@ -116,7 +138,9 @@ def compare(run: Run, champion: str, challenger: dict, scored: list[dict], shado
         return {"status": f"failed: {_why(e)}", "challenger": version, "shadow_tasks": tasks}
 
 
-def _compare(run: Run, prefix: str, champion: str, challenger: dict, scored: list[dict], shadowed: list[dict], fraction: float) -> dict:
+def _compare(
+    run: Run, prefix: str, champion: str, challenger: dict, scored: list[dict], shadowed: list[dict], fraction: float
+) -> dict:
     from .sentiment import registry
 
     lake = run.lake
@@ -126,7 +150,9 @@ def _compare(run: Run, prefix: str, champion: str, challenger: dict, scored: lis
     failed = [s for s in shadowed if not s.get("uri")]
     counts = None
     for s in good:
-        champ = lake.read_parquet(by_name[s["shard"]], columns=["review_id", "product_id", "rating", "label", "score", "p_negative"])
+        champ = lake.read_parquet(
+            by_name[s["shard"]], columns=["review_id", "product_id", "rating", "label", "score", "p_negative"]
+        )
         chal = lake.read_parquet(s["uri"], columns=["review_id", "label", "score", "p_negative"])
         counts = model_comparison.add_counts(counts, model_comparison.shard_counts(champ.to_pandas(), chal.to_pandas()))
     if challenger.get("error"):
@@ -145,7 +171,9 @@ def _compare(run: Run, prefix: str, champion: str, challenger: dict, scored: lis
     table = model_comparison.build_table(counts if good else None, versions, on, status, fraction, run.run_id)
     partitions.write(lake, lake.uri(prefix), table, run.run_id)
     overall = [r for r in table.to_pylist() if r["scope"] == "overall"]
-    brief = {r["role"]: {k: r[k] for k in ("model_version", "rows", "accuracy_binary", "accuracy_3class")} for r in overall}
+    brief = {
+        r["role"]: {k: r[k] for k in ("model_version", "rows", "accuracy_binary", "accuracy_3class")} for r in overall
+    }
     log.info("model comparison %s: %s, %s", run.day, status, brief)
     return {
         "status": status,

@@ -4,6 +4,7 @@ Everything goes through pyarrow.fs so that local runs and S3 runs exercise the s
 code path; pyarrow's S3 client needs no botocore, which keeps it clear of Airflow's pins.
 Data roots are URIs: ``s3://bucket/prefix``, ``file:///abs/path`` or a plain local path.
 """
+
 from __future__ import annotations
 
 import io
@@ -96,7 +97,7 @@ class S3Options:
         return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "S3Options":
+    def from_env(cls, environ: dict | None = None) -> S3Options:
         """The standard AWS_* variables (AWS_ENDPOINT_URL for S3-compatible stores); what is
         unset is left to the default AWS credential chain (instance role, profile)."""
         env = os.environ if environ is None else environ
@@ -109,7 +110,7 @@ class S3Options:
         )
 
     @classmethod
-    def from_connection(cls, conn) -> "S3Options":
+    def from_connection(cls, conn) -> S3Options:
         """An Airflow AWS connection: an ``airflow.sdk`` Connection, or its JSON form as a dict
         (``AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", ...}'``). login/password (or extra
         aws_access_key_id/aws_secret_access_key) are the keys; extra holds endpoint_url (or
@@ -133,7 +134,11 @@ class S3Options:
 
     def describe(self) -> str:
         """Where the credentials come from, for a log line (never the secrets)."""
-        keys = "access keys given" if self.access_key else "the default AWS credential chain (instance role, profile, AWS_* variables)"
+        keys = (
+            "access keys given"
+            if self.access_key
+            else "the default AWS credential chain (instance role, profile, AWS_* variables)"
+        )
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"S3{where}, {keys}"
 
@@ -161,7 +166,7 @@ def _s3_filesystem(opts: S3Options) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
-def lake_for(root: str, s3: S3Options | None = None) -> "Lake":
+def lake_for(root: str, s3: S3Options | None = None) -> Lake:
     """A lake for a root: an S3 root without options takes them from the environment
     (S3Options.from_env), as every command-line tool here does."""
     if s3 is None:
@@ -175,7 +180,7 @@ def normalise_root(root: str) -> str:
     if root.startswith("s3://"):
         return root.rstrip("/")
     if root.startswith("file://"):
-        path = root[len("file://"):]
+        path = root[len("file://") :]
     else:
         path = root
     return "file://" + os.path.abspath(os.path.expanduser(path)).rstrip("/")
@@ -209,9 +214,9 @@ class Lake:
     def path(self, uri: str) -> str:
         """The filesystem path of a URI under any root this lake can reach."""
         if uri.startswith("s3://"):
-            return uri[len("s3://"):]
+            return uri[len("s3://") :]
         if uri.startswith("file://"):
-            return uri[len("file://"):]
+            return uri[len("file://") :]
         return os.path.abspath(uri)
 
     def to_uri(self, path: str) -> str:
@@ -238,9 +243,7 @@ class Lake:
 
     def list_dirs(self, prefix_uri: str) -> list[str]:
         selector = pafs.FileSelector(self.path(prefix_uri), recursive=False, allow_not_found=True)
-        return sorted(
-            self.to_uri(i.path) for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory
-        )
+        return sorted(self.to_uri(i.path) for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory)
 
     def size(self, uri: str) -> int:
         return self.fs.get_file_info(self.path(uri)).size or 0

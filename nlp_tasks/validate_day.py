@@ -16,6 +16,7 @@
 Same verdicts, reasons and valid rows (in the same order) as the suite run on the
 concatenated day; ``pipeline.validate`` chains the three in one process.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,6 +25,7 @@ import os
 import re
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import validation as V
-from .pipeline import DEFAULT_SHARD_ROWS, SHARD_SLACK, Run, _order_keys, _quarantine_rejects, _shard_name, _ShardWriter, shard_sizes
+from .pipeline import (
+    DEFAULT_SHARD_ROWS,
+    SHARD_SLACK,
+    Run,
+    _order_keys,
+    _quarantine_rejects,
+    _shard_name,
+    _ShardWriter,
+    shard_sizes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +104,7 @@ def plan_batches(ingested: list[dict]) -> list[dict]:
     size = 0
     for item in ingested:
         sizes = item.get("shard_bytes") or [0] * len(item["shards"])
-        for shard, shard_bytes in zip(item["shards"], sizes):
+        for shard, shard_bytes in zip(item["shards"], sizes, strict=True):
             shards.append(shard)
             files[item["file"]] = ranks[item["file"]]
             rows += item["rows"] / len(item["shards"])
@@ -113,11 +124,13 @@ def _write_ids(run: Run, index: int, review_ids: pa.ChunkedArray, keys: np.ndarr
     if not len(h):
         return None, 0
     by_hash = np.argsort(h, kind="stable")
-    ids = pa.table({
-        "hash": pa.array(h[by_hash], pa.uint64()),
-        "order": pa.array(keys[present][by_hash], pa.int64()),
-        "review_id": review_ids.filter(pa.array(present)).take(pa.array(by_hash)),
-    })
+    ids = pa.table(
+        {
+            "hash": pa.array(h[by_hash], pa.uint64()),
+            "order": pa.array(keys[present][by_hash], pa.int64()),
+            "review_id": review_ids.filter(pa.array(present)).take(pa.array(by_hash)),
+        }
+    )
     uri = run.work("validate_ids", _shard_name(index))
     run.lake.write_parquet(ids, uri, row_group_size=ID_ROW_GROUP_ROWS)
     return uri, len(h)
@@ -155,7 +168,14 @@ def validate_batch(run: Run, batch: dict) -> dict:
         run.lake.write_parquet(result.valid, valid_uri)
     n_rejects = len(result.rejects)
     q_uri = _quarantine_rejects(run, result.rejects, f"validate-{i:05d}.parquet") if result.rejects else None
-    log.info("validated batch %d: %d rows, %d valid, %d rejected in %.2fs", i, table.num_rows, result.valid.num_rows, n_rejects, time.perf_counter() - t0)
+    log.info(
+        "validated batch %d: %d rows, %d valid, %d rejected in %.2fs",
+        i,
+        table.num_rows,
+        result.valid.num_rows,
+        n_rejects,
+        time.perf_counter() - t0,
+    )
     return {
         "index": i,
         "rows": table.num_rows,
@@ -177,7 +197,7 @@ def id_buckets(ids: int) -> list[tuple[int, int | None]]:
     holds about ID_BUCKET_ROWS ids (hashes are uniform)."""
     n = max(1, math.ceil(ids / ID_BUCKET_ROWS))
     edges = [k * 2**64 // n for k in range(n)] + [None]
-    return list(zip(edges[:-1], edges[1:]))
+    return list(pairwise(edges))
 
 
 def read_hash_range(run: Run, uri: str, lo: int, hi: int | None, columns: list[str]) -> pa.Table:
@@ -211,7 +231,9 @@ def _read_bucket(run: Run, batches: list[dict], lo: int, hi: int | None):
     return np.concatenate(hashes), np.concatenate(orders), np.concatenate(source)
 
 
-def _exact_ids(run: Run, batches: list[dict], lo: int, hi: int | None, orders: np.ndarray, source: np.ndarray, candidates) -> dict[int, str]:
+def _exact_ids(
+    run: Run, batches: list[dict], lo: int, hi: int | None, orders: np.ndarray, source: np.ndarray, candidates
+) -> dict[int, str]:
     """review_id of each candidate (rows sharing a hash), read back from the bucket's range
     of the id files that hold candidates, one file at a time."""
     candidates = np.asarray(candidates, np.int64)
@@ -219,7 +241,13 @@ def _exact_ids(run: Run, batches: list[dict], lo: int, hi: int | None, orders: n
     for j in np.unique(source[np.isin(orders, candidates)]):
         t = read_hash_range(run, batches[j]["ids_uri"], lo, hi, ["order", "review_id"])
         hit = np.isin(t.column("order").to_numpy(), candidates)
-        out.update(zip(t.column("order").filter(pa.array(hit)).to_pylist(), t.column("review_id").filter(pa.array(hit)).to_pylist()))
+        out.update(
+            zip(
+                t.column("order").filter(pa.array(hit)).to_pylist(),
+                t.column("review_id").filter(pa.array(hit)).to_pylist(),
+                strict=True,
+            )
+        )
     return out
 
 
@@ -271,13 +299,17 @@ def _mark_duplicate_rejects(run: Run, batch: dict, losers: np.ndarray, ranks: di
         return uri, 0
     # Listed where the whole-day suite lists it: GX reports review_id's results first, and the
     # only other one (missing review_id) cannot befall a duplicate, so the reason goes first.
-    reasons = [V.UNIQUE_REASON + "; " + r if d else r for r, d in zip(q.column("reason").to_pylist(), dup)]
+    reasons = [V.UNIQUE_REASON + "; " + r if d else r for r, d in zip(q.column("reason").to_pylist(), dup, strict=True)]
     marked = run.work("quarantine", f"validate-{batch['index']:05d}-unique.parquet")
-    run.lake.write_parquet(q.set_column(q.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())), marked)
+    run.lake.write_parquet(
+        q.set_column(q.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())), marked
+    )
     return marked, int(dup.sum())
 
 
-def _split_duplicates(run: Run, batch: dict, losers: np.ndarray, ranks: dict[str, int], writer: _ShardWriter) -> str | None:
+def _split_duplicates(
+    run: Run, batch: dict, losers: np.ndarray, ranks: dict[str, int], writer: _ShardWriter
+) -> str | None:
     """The batch's valid rows: those that repeat an earlier id to quarantine (URI returned),
     the rest on to the validated shards."""
     if not batch["prevalidated"]:
@@ -298,7 +330,13 @@ def capped_shard_rows(rows: int, shard_rows: int) -> int:
     """``shard_rows``, or more when the day would otherwise need more than MAX_SHARDS shards."""
     capped = max(shard_rows, math.ceil(rows / MAX_SHARDS))
     if capped > shard_rows:
-        log.info("%d valid rows: shards of %d rows instead of %d, to stay within %d shards (mapped tasks)", rows, capped, shard_rows, MAX_SHARDS)
+        log.info(
+            "%d valid rows: shards of %d rows instead of %d, to stay within %d shards (mapped tasks)",
+            rows,
+            capped,
+            shard_rows,
+            MAX_SHARDS,
+        )
     return capped
 
 
@@ -313,7 +351,12 @@ def day_expectations(batches: list[dict], duplicates: int) -> list[dict]:
             agg["success"] = agg["unexpected_count"] == 0
     listed = list(totals.values())
     if any(b["rows"] for b in batches):
-        unique = {"expectation": V.UNIQUE_EXPECTATION, "column": "review_id", "success": not duplicates, "unexpected_count": int(duplicates)}
+        unique = {
+            "expectation": V.UNIQUE_EXPECTATION,
+            "column": "review_id",
+            "success": not duplicates,
+            "unexpected_count": int(duplicates),
+        }
         at = max((k + 1 for k, e in enumerate(listed) if e["column"] == "review_id"), default=0)
         listed.insert(at, unique)
     return listed
@@ -332,7 +375,7 @@ def merge_docs_index(pages: list[str]) -> str:
         return pages[0]
     first = found[0]
     rows = ", ".join(m.group(2) for m in found)
-    return pages[0][: first.start(2)] + rows + pages[0][first.end(2):]
+    return pages[0][: first.start(2)] + rows + pages[0][first.end(2) :]
 
 
 def merge_docs(run: Run, batches: list[dict]) -> str:
@@ -343,7 +386,7 @@ def merge_docs(run: Run, batches: list[dict]) -> str:
     indexes = []
     for k, site in enumerate([b["data_docs"] for b in batches if b.get("data_docs")][:DOCS_PAGES]):
         for f in run.lake.list_files(site):
-            rel = f[len(site) + 1:]
+            rel = f[len(site) + 1 :]
             if rel == "index.html":
                 indexes.append(run.lake.read_text(f))
             elif k == 0 or rel.startswith("validations/"):  # the rest is the same in every site
@@ -382,7 +425,13 @@ def finish_validate(run: Run, ingested: list[dict], batches: list[dict], shard_r
     seconds = time.perf_counter() - t0 + sum(b["seconds"] for b in batches)
     log.info(
         "validated %d rows in %d batches: %d valid, %d quarantined (%d duplicate ids); finish %.2fs, all tasks %.2fs",
-        rows, len(batches), valid, rows - valid, n_losers, time.perf_counter() - t0, seconds,
+        rows,
+        len(batches),
+        valid,
+        rows - valid,
+        n_losers,
+        time.perf_counter() - t0,
+        seconds,
     )
     return {
         "shards": writer.uris,

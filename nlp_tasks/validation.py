@@ -4,6 +4,7 @@ GX evaluates the suite over the day's rows and reports the failing row indices o
 expectation; every failing row is quarantined with the expectation(s) it broke. GX is
 imported here, inside the function that runs it, never at DAG parse time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,14 @@ def build_suite(latest_created_at=None, unique: bool = True):
         E.ExpectColumnValueLengthsToBeBetween(
             column="text", max_value=MAX_TEXT_CHARS, meta={"reason": f"text longer than {MAX_TEXT_CHARS} characters"}
         ),
-        *([E.ExpectColumnValuesToBeUnique(column="review_id", meta={"reason": "duplicate review_id"})] if unique else []),
-        E.ExpectColumnValuesToBeInSet(column="rating", value_set=VALID_RATINGS, meta={"reason": "rating not an integer in 1..5"}),
+        *(
+            [E.ExpectColumnValuesToBeUnique(column="review_id", meta={"reason": "duplicate review_id"})]
+            if unique
+            else []
+        ),
+        E.ExpectColumnValuesToBeInSet(
+            column="rating", value_set=VALID_RATINGS, meta={"reason": "rating not an integer in 1..5"}
+        ),
         # Parsed once, vectorised, in _masked_frame (GX's dateutil check costs ~100 us a row).
         E.ExpectColumnValuesToBeInSet(
             column=CREATED_STATE, value_set=["ok", "absent"], meta={"reason": "created_at not a parseable date"}
@@ -80,13 +87,13 @@ def _context():
     return ctx
 
 
-def _normalise_rating(values: "pd.Series") -> "pd.Series":
+def _normalise_rating(values: pd.Series) -> pd.Series:
     # "4", "4.0" and 4 all mean four stars; anything else stays as given and fails the set check.
     s = values.astype("string").str.strip()
     return s.str.replace(r"^([1-5])\.0+$", r"\1", regex=True)
 
 
-def _text_shape(column) -> "pa.Array":
+def _text_shape(column) -> pa.Array:
     """A stand-in with the same verdicts under the suite's text checks: null stays null, a
     blank text (whitespace and zero-width characters only) becomes "", an over-long one a run of MAX_TEXT_CHARS + 1 x's, any other "x"."""
     import pyarrow.compute as pc
@@ -102,7 +109,7 @@ def _text_shape(column) -> "pa.Array":
     return pc.if_else(blank, pa.scalar("", pa.large_string()), shaped)
 
 
-def parse_created_at(values: "pd.Series") -> "pd.Series":
+def parse_created_at(values: pd.Series) -> pd.Series:
     """UTC timestamps; NaT where absent or unparseable. ISO 8601 (what exports write) is
     parsed in C; only the rest goes through dateutil ("mixed"), one value at a time."""
     import pandas as pd
@@ -145,7 +152,9 @@ class Validator:
     day, so the day-wide check is done apart (``duplicate_losers``).
     """
 
-    def __init__(self, docs_dir: str | None = None, run_name: str = "nightly", day: str | None = None, check_unique: bool = True):
+    def __init__(
+        self, docs_dir: str | None = None, run_name: str = "nightly", day: str | None = None, check_unique: bool = True
+    ):
         self.docs_dir, self.run_name, self.day, self.check_unique = docs_dir, run_name, day, check_unique
         self._checkpoints: dict[bool, object] = {}
 
@@ -168,7 +177,11 @@ class Validator:
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
             )
-        batch_def = ctx.data_sources.add_pandas("reviews").add_dataframe_asset("day").add_batch_definition_whole_dataframe("all")
+        batch_def = (
+            ctx.data_sources.add_pandas("reviews")
+            .add_dataframe_asset("day")
+            .add_batch_definition_whole_dataframe("all")
+        )
         latest = None
         if self.day:
             latest = pd.Timestamp(self.day, tz="UTC") + pd.Timedelta(days=1 + FUTURE_GRACE_DAYS)
@@ -198,7 +211,9 @@ class Validator:
         summary: list[dict] = []
         if len(df):
             checkpoint = self._checkpoint(bool(self.docs_dir) if docs is None else docs and bool(self.docs_dir))
-            run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name or self.run_name))
+            run = checkpoint.run(
+                batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name or self.run_name)
+            )
             results = [r for v in run.run_results.values() for r in v.results]
             for r in results:
                 cfg = r.expectation_config
@@ -228,7 +243,7 @@ class Validator:
                 "reason": "; ".join(dict.fromkeys(reasons[i])),
                 "text": text,
             }
-            for i, text in zip(bad_idx, texts)
+            for i, text in zip(bad_idx, texts, strict=True)
         ]
         keep = pa.array(~df[ROW].isin(bad_idx).to_numpy())
         good_tbl = table.filter(keep)
@@ -275,7 +290,7 @@ def id_hashes(review_ids: pa.ChunkedArray | pa.Array):
     return pd.util.hash_array(ids[present].astype(object), categorize=False).astype(np.uint64), present
 
 
-def duplicate_losers(hashes, orders, exact_ids) -> "np.ndarray":
+def duplicate_losers(hashes, orders, exact_ids) -> np.ndarray:
     """Order keys of the rows that lose the uniqueness rule: every row whose review_id was
     seen before it in (file, line) order.
 

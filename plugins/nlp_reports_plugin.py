@@ -20,21 +20,20 @@ naming the root and the setting, and nothing is read). Every
 route needs read access to the DAG (Airflow's own auth: the UI's session cookie or a bearer
 token). The pages hold aggregates only, never review text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import os
 import re
 
-import html
-
+from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk.bases.operatorlink import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from airflow.plugins_manager import AirflowPlugin
-from airflow.sdk.bases.operatorlink import BaseOperatorLink
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +106,9 @@ def report_days(root: str | None = None) -> list[str]:
 def run_day(dag_id: str, run_id: str) -> tuple[str, str | None]:
     """(partition date, data_root override) that a nightly run processed, from the metadata DB:
     the ``run_date`` conf if given, else the logical date, else the run-after date (as the DAG)."""
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
@@ -135,7 +133,13 @@ can_read_nightly = _dag_read_dependency(NIGHTLY_DAG_ID)
 app = FastAPI(title="NLP review reports", docs_url=None, redoc_url=None, openapi_url=None)
 
 # -- pages ------------------------------------------------------------------------------------
-TITLES = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "Not found", 502: "Report storage not reachable"}
+TITLES = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Not allowed",
+    404: "Not found",
+    502: "Report storage not reachable",
+}
 
 
 def _airflow_base(request: Request) -> str:
@@ -176,7 +180,9 @@ def _nav(request: Request, day: str | None = None, run_id: str | None = None) ->
             parts.append(f'<a rel="next" href="{html.escape(root)}day/{later[0]}">{later[0]} ›</a>')
     if run_id:
         # target=_top: from inside the run's tab (an iframe) the whole Airflow page moves.
-        parts.append(f'<a class=right target="_top" href="{html.escape(run_url(request, run_id))}">Airflow run {html.escape(run_id)} ↗</a>')
+        parts.append(
+            f'<a class=right target="_top" href="{html.escape(run_url(request, run_id))}">Airflow run {html.escape(run_id)} ↗</a>'
+        )
     return f'<nav class=reports aria-label="review reports">{"".join(parts)}</nav>'
 
 
@@ -213,7 +219,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException):
         f'<nav class=reports><a href="{html.escape(root)}">← All review reports</a></nav>'
         f"<h1>{exc.status_code} · {html.escape(title)}</h1><p>{html.escape(str(exc.detail))}</p>{hint}"
     )
-    return HTMLResponse(_page(f"{title} · review reports", body), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return HTMLResponse(
+        _page(f"{title} · review reports", body), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
 
 
 def day_rows(days: list[str], root: str | None = None) -> dict[str, dict]:
@@ -221,7 +229,17 @@ def day_rows(days: list[str], root: str | None = None) -> dict[str, dict]:
     from nlp_tasks import layout, partitions
 
     lake = _lake(root)
-    cols = ["scope", "rows_in", "rows_reported", "rows_quarantined", "negative_share", "neutral_share", "positive_share", "rating_agreement", "drift_verdict"]
+    cols = [
+        "scope",
+        "rows_in",
+        "rows_reported",
+        "rows_quarantined",
+        "negative_share",
+        "neutral_share",
+        "positive_share",
+        "rating_agreement",
+        "drift_verdict",
+    ]
     out = {}
     for d in days:
         try:
@@ -253,17 +271,33 @@ def index() -> str:
         r = rows.get(d, {})
         verdict = r.get("drift_verdict")
         cells = [
-            (f'<a href="day/{d}">{d}</a>', "l"), (f"{dt.date.fromisoformat(d):%a}", "l"), (r.get("rows_in", "–"), ""),
-            (r.get("rows_reported", "–"), ""), (r.get("rows_quarantined", "–"), ""), (pct(r.get("negative_share")), ""),
-            (pct(r.get("neutral_share")), ""), (pct(r.get("positive_share")), ""), (pct(r.get("rating_agreement")), ""),
+            (f'<a href="day/{d}">{d}</a>', "l"),
+            (f"{dt.date.fromisoformat(d):%a}", "l"),
+            (r.get("rows_in", "–"), ""),
+            (r.get("rows_reported", "–"), ""),
+            (r.get("rows_quarantined", "–"), ""),
+            (pct(r.get("negative_share")), ""),
+            (pct(r.get("neutral_share")), ""),
+            (pct(r.get("positive_share")), ""),
+            (pct(r.get("rating_agreement")), ""),
             (html.escape(verdict_words(verdict)), "l verdict"),
         ]
         cls = "significant" if verdict == "drift" else ""
         body.append(f'<tr class="{cls}">' + "".join(f'<td class="{k}">{v}</td>' for v, k in cells) + "</tr>")
     head = "".join(
         f'<th class="{k}">{h}</th>'
-        for h, k in (("day", "l"), ("", "l"), ("rows in", ""), ("reported", ""), ("quarantined", ""), ("negative", ""), ("neutral", ""),
-                     ("positive", ""), ("stars agree", ""), ("drift", "l"))
+        for h, k in (
+            ("day", "l"),
+            ("", "l"),
+            ("rows in", ""),
+            ("reported", ""),
+            ("quarantined", ""),
+            ("negative", ""),
+            ("neutral", ""),
+            ("positive", ""),
+            ("stars agree", ""),
+            ("drift", "l"),
+        )
     )
     more = f"<p class=muted>The {LIST_DAYS} most recent of {len(days)} days.</p>" if len(days) > LIST_DAYS else ""
     table = (
@@ -331,7 +365,9 @@ class ReviewReportLink(BaseOperatorLink):
 class NlpReportsPlugin(AirflowPlugin):
     name = "nlp_reports"
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "NLP review reports"}]
-    fastapi_root_middlewares = [{"middleware": _SlashRedirect, "args": [], "kwargs": {}, "name": "nlp-reports slash redirect"}]
+    fastapi_root_middlewares = [
+        {"middleware": _SlashRedirect, "args": [], "kwargs": {}, "name": "nlp-reports slash redirect"}
+    ]
     external_views = [
         {
             "name": "Review report",
@@ -340,6 +376,12 @@ class NlpReportsPlugin(AirflowPlugin):
             "destination": "dag_run",
             "url_route": TAB_ROUTE,
         },
-        {"name": "Review reports", "href": "nlp-reports/", "destination": "nav", "category": "browse", "url_route": "review-reports"},
+        {
+            "name": "Review reports",
+            "href": "nlp-reports/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "review-reports",
+        },
     ]
     global_operator_extra_links = [ReviewReportLink()]

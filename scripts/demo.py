@@ -5,6 +5,7 @@ Runs ``airflow dags test`` (a real Airflow run with its metadata DB, in one proc
 day. Any data root works: the local lake folder by default, or s3://bucket/prefix with the
 `aws_default` connection (AIRFLOW_CONN_AWS_DEFAULT) pointing at S3 or an S3-compatible store.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,15 @@ def run_day(day: str, root: str, log_dir: Path) -> float:
     t0 = time.time()
     with open(log_file, "w") as log:
         proc = subprocess.run(
-            [str(Path(sys.executable).with_name("airflow")), "dags", "test", "review_sentiment_nightly", day, "-c", conf],
+            [
+                str(Path(sys.executable).with_name("airflow")),
+                "dags",
+                "test",
+                "review_sentiment_nightly",
+                day,
+                "-c",
+                conf,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -71,7 +80,19 @@ def run_day(day: str, root: str, log_dir: Path) -> float:
 
 
 def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
-    head = ["date", "rows in", "reported", "quarantined", "PII redacted", "pos", "neg", "neu", "stars agree", "drift", "secs"]
+    head = [
+        "date",
+        "rows in",
+        "reported",
+        "quarantined",
+        "PII redacted",
+        "pos",
+        "neg",
+        "neu",
+        "stars agree",
+        "drift",
+        "secs",
+    ]
     rows = []
     for d in days:
         m = json.loads(lake.read_text(lake.uri(layout.manifest(d))))
@@ -95,8 +116,10 @@ def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
                 f"{seconds.get(d, 0):.0f}",
             ]
         )
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    fmt = lambda r: "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    fmt = lambda r: "  ".join(
+        str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))
+    )  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
@@ -106,7 +129,9 @@ def set_challenger(lake: Lake, model_dir: Path) -> str:
 
     registry.ensure_default(lake)
     version = registry.publish(lake, model_dir)
-    registry.set_alias(lake, version, registry.CHALLENGER, by="make demo-shadow", reason="demo: shadow-score the previous model")
+    registry.set_alias(
+        lake, version, registry.CHALLENGER, by="make demo-shadow", reason="demo: shadow-score the previous model"
+    )
     print(f"challenger: {version} (production: {registry.aliases(lake)[registry.PRODUCTION]})")
     return version
 
@@ -120,7 +145,9 @@ def show_comparison(lake: Lake, days: list[str], challenger: str) -> None:
     registry.set_alias(lake, None, registry.CHALLENGER, by="make demo-shadow", reason="demo finished")
     print(f"\nper day: {lake.uri('reports/model_comparison')}/dt=YYYY-MM-DD/; the same verdict, pooled:")
     print(f"  .venv/bin/python -m nlp_tasks.sentiment compare --data-root {lake.root} --from {days[0]} --to {days[-1]}")
-    print(f"(the challenger alias is cleared again; set it with: promote --data-root {lake.root} --alias challenger --version {challenger})\n")
+    print(
+        f"(the challenger alias is cleared again; set it with: promote --data-root {lake.root} --alias challenger --version {challenger})\n"
+    )
 
 
 def main() -> None:
@@ -157,7 +184,9 @@ def main() -> None:
     if not lake.is_s3:
         path = lake.path(lake.uri("reports/sentiment"))
         print("\nread them with DuckDB or pandas, e.g.:")
-        print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"select dt, label, count(*) from read_parquet('{path}/*/*.parquet', hive_partitioning=true) group by all order by all\\\"))\"")
+        print(
+            f'  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"select dt, label, count(*) from read_parquet(\'{path}/*/*.parquet\', hive_partitioning=true) group by all order by all\\"))"'
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared fixtures: the built model, a real moto S3 server on 127.0.0.1, an Airflow home."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -35,7 +36,9 @@ def tiny_checkpoint(tmp_path_factory, model_dir):
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     torch.manual_seed(0)
-    cfg = DistilBertConfig(vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=2, max_position_embeddings=512)
+    cfg = DistilBertConfig(
+        vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128, num_labels=2, max_position_embeddings=512
+    )
     model = DistilBertForSequenceClassification(cfg).eval()
     out = tmp_path_factory.mktemp("tiny-distilbert")
     model.save_pretrained(out)
@@ -93,13 +96,17 @@ def aws_connection(endpoint: str) -> str:
 
 @pytest.fixture
 def s3_bucket(s3_endpoint):
-    import boto3
-
     import uuid
+
+    import boto3
 
     name = f"test-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
     )
     client.create_bucket(Bucket=name)
     return name
@@ -124,9 +131,7 @@ def airflow_home_env(tmp_path_factory, s3_endpoint, model_dir):
     """A fresh Airflow home with its own SQLite metadata DB, the repo's dags/ and an
     `aws_default` connection pointing at the moto server (no data root allowed but the default)."""
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "NLP_TASKS_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "NLP_TASKS_"))}
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -5,6 +5,7 @@ Every n-th request is answered with a throttling error (503 SlowDown), a server 
 ``deny`` answers reads (GET/HEAD) of chosen objects with a fixed status instead, for faults
 that are not transient: 404 (deleted after it was listed) or 403 (no permission to read).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -76,7 +77,11 @@ class FaultyS3Proxy:
                         self.wfile.write(payload)
                     return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect", "transfer-encoding")}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("connection", "expect", "transfer-encoding")
+                }
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()

@@ -1,4 +1,5 @@
 """S3 options from an Airflow connection, said clearly in the log whichever way they come."""
+
 from __future__ import annotations
 
 import logging

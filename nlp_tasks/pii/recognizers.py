@@ -16,8 +16,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 import phonenumbers
 from stdnum import iban as std_iban
@@ -175,8 +176,29 @@ _REJECT = object()
 # National formats accepted next to a phone word (issue 17): North America,
 # Europe's larger markets, Australia/New Zealand, India, Brazil, Mexico, Japan.
 PHONE_REGIONS: tuple[str, ...] = (
-    "US", "CA", "GB", "IE", "FR", "DE", "ES", "IT", "NL", "BE", "CH", "AT", "PL",
-    "SE", "NO", "DK", "PT", "AU", "NZ", "IN", "BR", "MX", "JP",
+    "US",
+    "CA",
+    "GB",
+    "IE",
+    "FR",
+    "DE",
+    "ES",
+    "IT",
+    "NL",
+    "BE",
+    "CH",
+    "AT",
+    "PL",
+    "SE",
+    "NO",
+    "DK",
+    "PT",
+    "AU",
+    "NZ",
+    "IN",
+    "BR",
+    "MX",
+    "JP",
 )
 
 _EXT = r"(?:[ ]?(?:x|ext\.?|extn\.?|extension)[ ]?[0-9]{1,6})"

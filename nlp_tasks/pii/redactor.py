@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from .registry import Entity, RecognizerRegistry
 
@@ -65,7 +65,7 @@ class Redactor:
         total: Counter[str] = Counter()
         texts = texts if isinstance(texts, list) else list(texts)
         subsets = self.registry.prefilter(texts)
-        for text, subset in zip(texts, subsets):
+        for text, subset in zip(texts, subsets, strict=True):
             # Parquet/pandas nulls arrive as None or as a float NaN.
             if text is None or (isinstance(text, float) and text != text):
                 out.append(None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from .normalize import normalize
 from .recognizers import Candidate, Recognizer, default_recognizers
@@ -118,7 +118,7 @@ class RecognizerRegistry:
     def placeholder(self, entity_type: str) -> str:
         return self._placeholders[entity_type]
 
-    def analyze(self, text: str, recognizers: "Sequence[Recognizer] | None" = None) -> list[Entity]:
+    def analyze(self, text: str, recognizers: Sequence[Recognizer] | None = None) -> list[Entity]:
         """Entities of ``text``, sorted by start, non-overlapping.
 
         ``recognizers``: the subset worth running (from :meth:`prefilter`); default all."""
@@ -127,7 +127,12 @@ class RecognizerRegistry:
         norm = normalize(text)
         if _SIGNAL.search(norm) is None:
             return []
-        candidates = [c for r in (self._recognizers if recognizers is None else recognizers) if r.applies(norm) for c in r.find(norm)]
+        candidates = [
+            c
+            for r in (self._recognizers if recognizers is None else recognizers)
+            if r.applies(norm)
+            for c in r.find(norm)
+        ]
         if not candidates:
             return []
         return resolve_overlaps(candidates, self._rank, lambda c: self._by_type[c.type].confirm(norm, c))

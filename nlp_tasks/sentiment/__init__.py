@@ -2,6 +2,7 @@
 
 Importing this package is cheap; torch, transformers and onnxruntime load only where used.
 """
+
 from __future__ import annotations
 
 LABELS = ("negative", "neutral", "positive")

@@ -1,15 +1,16 @@
 """Command line for the sentiment model.
 
-    python -m nlp_tasks.sentiment build   --out build/model
-    python -m nlp_tasks.sentiment import-hf --checkpoint DIR --out build/imported
-    python -m nlp_tasks.sentiment predict --input IN.jsonl --output OUT.jsonl [--model VERSION|DIR]
-    python -m nlp_tasks.sentiment publish --data-root ROOT --model-dir DIR [--promote]
-    python -m nlp_tasks.sentiment promote --data-root ROOT --version V|none [--alias production|challenger]
-    python -m nlp_tasks.sentiment promote --data-root ROOT --if-better --from D1 --to D2 [--dry-run]
-    python -m nlp_tasks.sentiment promote --data-root ROOT --to-previous [--alias production] [--dry-run]
-    python -m nlp_tasks.sentiment compare --data-root ROOT --from D1 --to D2 [--json]
-    python -m nlp_tasks.sentiment list    --data-root ROOT
+python -m nlp_tasks.sentiment build   --out build/model
+python -m nlp_tasks.sentiment import-hf --checkpoint DIR --out build/imported
+python -m nlp_tasks.sentiment predict --input IN.jsonl --output OUT.jsonl [--model VERSION|DIR]
+python -m nlp_tasks.sentiment publish --data-root ROOT --model-dir DIR [--promote]
+python -m nlp_tasks.sentiment promote --data-root ROOT --version V|none [--alias production|challenger]
+python -m nlp_tasks.sentiment promote --data-root ROOT --if-better --from D1 --to D2 [--dry-run]
+python -m nlp_tasks.sentiment promote --data-root ROOT --to-previous [--alias production] [--dry-run]
+python -m nlp_tasks.sentiment compare --data-root ROOT --from D1 --to D2 [--json]
+python -m nlp_tasks.sentiment list    --data-root ROOT
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,18 +66,28 @@ def cmd_predict(args) -> int:
     classes = engine.classes_
     band = (args.neutral_low, args.neutral_high)
     if not uses_neutral_band(classes) and band != DEFAULT_NEUTRAL_BAND:
-        print(f"model {engine.version} has its own neutral class: --neutral-low/--neutral-high are ignored", file=sys.stderr)
+        print(
+            f"model {engine.version} has its own neutral class: --neutral-low/--neutral-high are ignored",
+            file=sys.stderr,
+        )
     labels = labels_from_proba(probs, classes, engine.decision, band)
 
     def col(name: str):
         return probs[:, classes.index(name)] if name in classes else [None] * len(ids)
 
     with open(args.output, "w", encoding="utf-8") as out:
-        for i, label, neg, neu, pos in zip(ids, labels, col("negative"), col("neutral"), col("positive")):
+        for i, label, neg, neu, pos in zip(ids, labels, col("negative"), col("neutral"), col("positive"), strict=True):
             p = {k: None if v is None else round(float(v), 6) for k, v in (("n", neg), ("u", neu), ("p", pos))}
             out.write(
                 json.dumps(
-                    {"id": i, "label": label, "score": p["p"], "p_negative": p["n"], "p_neutral": p["u"], "p_positive": p["p"]}
+                    {
+                        "id": i,
+                        "label": label,
+                        "score": p["p"],
+                        "p_negative": p["n"],
+                        "p_neutral": p["u"],
+                        "p_positive": p["p"],
+                    }
                 )
                 + "\n"
             )
@@ -147,15 +158,21 @@ def cmd_promote(args) -> int:
             return 0
         if (pooled["versions"] or {}).get("champion") != current:
             # The window compared another champion than today's production: its evidence is stale.
-            print(f"production stays {current}: the window compared {pooled['versions']['champion']}, not the current production")
+            print(
+                f"production stays {current}: the window compared {pooled['versions']['champion']}, not the current production"
+            )
             return 0
         if args.dry_run:
             print(f"dry run: would move production {current} -> {candidate}")
             return 0
         ev = mc.evidence(pooled, args.date_from, args.date_to)
-        registry.set_alias(lake, candidate, registry.PRODUCTION, by=args.by, action="if-better", reason=why, evidence=ev)
+        registry.set_alias(
+            lake, candidate, registry.PRODUCTION, by=args.by, action="if-better", reason=why, evidence=ev
+        )
         if registry.aliases(lake).get(registry.CHALLENGER) == candidate:
-            registry.set_alias(lake, None, registry.CHALLENGER, by=args.by, action="if-better", reason="promoted to production")
+            registry.set_alias(
+                lake, None, registry.CHALLENGER, by=args.by, action="if-better", reason="promoted to production"
+            )
         print(f"production {current} -> {candidate}")
         return 0
     if args.to_previous:
@@ -195,8 +212,13 @@ def cmd_list(args) -> int:
     from . import registry
 
     lake = _lake(args.data_root)
-    moves = [{k: m[k] for k in ("at", "by", "alias", "from", "to", "action")} for m in registry.history(lake)[-args.history :]]
-    print(json.dumps({"versions": registry.versions(lake), "aliases": registry.aliases(lake), "history": moves}, indent=2))
+    moves = [
+        {k: m[k] for k in ("at", "by", "alias", "from", "to", "action")}
+        for m in registry.history(lake)[-args.history :]
+    ]
+    print(
+        json.dumps({"versions": registry.versions(lake), "aliases": registry.aliases(lake), "history": moves}, indent=2)
+    )
     return 0
 
 
@@ -234,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", required=True)
     how = p.add_mutually_exclusive_group()
     how.add_argument("--version", help="a published version; none clears the alias (not production)")
-    how.add_argument("--if-better", action="store_true", help="production -> challenger only if the window's verdict is promote")
+    how.add_argument(
+        "--if-better", action="store_true", help="production -> challenger only if the window's verdict is promote"
+    )
     how.add_argument("--to-previous", action="store_true", help="roll the alias back one step of its history")
     p.add_argument("--alias", default="production", help="production or challenger")
     p.add_argument("--from", dest="date_from", help="--if-better: first day of the evidence window (YYYY-MM-DD)")

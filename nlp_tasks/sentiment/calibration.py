@@ -15,6 +15,7 @@ on a set that is reported) fix that:
    same held-out reviews to maximise macro-F1, averaged over review sources, and recorded in
    the model's metadata.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,7 +34,9 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 METHODS = {"temperature": (), "temperature+neutral": (1,), "temperature+bias": (1, 2)}
 
 
-def fit_temperature_bias(logits: np.ndarray, y: np.ndarray, method: str = "temperature+bias") -> tuple[float, np.ndarray]:
+def fit_temperature_bias(
+    logits: np.ndarray, y: np.ndarray, method: str = "temperature+bias"
+) -> tuple[float, np.ndarray]:
     """T and per-class offsets c minimising the NLL of softmax(logits / T + c).
 
     ``temperature+neutral`` frees only the neutral offset: P(positive) / P(negative) then

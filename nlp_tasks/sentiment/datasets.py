@@ -9,6 +9,7 @@ Two formats, told apart by the file name:
 Labels are indices into ``LABELS`` (negative, neutral, positive); a binary set's labels are
 0 or 2, so one 3-class model trains and evaluates on both kinds.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,7 +45,7 @@ class Labelled:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, idx) -> "Labelled":
+    def subset(self, idx) -> Labelled:
         idx = np.asarray(idx, dtype=np.int64)
         return Labelled(
             [self.texts[i] for i in idx],

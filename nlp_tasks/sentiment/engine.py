@@ -12,6 +12,7 @@ INT8, else FP32. OpenVINO static INT8 pads every window to a width fixed by its 
 any batch (``batch_invariant``). Dynamic INT8 scales activations per batch; its scores move
 slightly with the batch.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,10 @@ def choose_provider(
     ov_ready = openvino and files is not None and VARIANTS["ov-int8"] in files
     if requested == "openvino":
         if not ov_ready:
-            raise RuntimeError("OpenVINO requested but " + ("the model has no OpenVINO INT8 variant" if openvino else "openvino is not installed"))
+            raise RuntimeError(
+                "OpenVINO requested but "
+                + ("the model has no OpenVINO INT8 variant" if openvino else "openvino is not installed")
+            )
         return ProviderChoice(OPENVINO, "ov-int8")
     if requested in ("auto", "cpu") and ov_ready and int8_isa:
         return ProviderChoice(OPENVINO, "ov-int8")
@@ -261,7 +265,11 @@ class SentimentEngine:
         # Batch-invariant engines pad each window to a width of its own (batches hold one
         # width); the others to their batch's longest window.
         fixed = self.batch_invariant
-        widths = np.fromiter((padded_width(n, self.max_length) for n in lengths), dtype=np.int64, count=len(lengths)) if fixed else lengths
+        widths = (
+            np.fromiter((padded_width(n, self.max_length) for n in lengths), dtype=np.int64, count=len(lengths))
+            if fixed
+            else lengths
+        )
         start = 0
         while start < len(order):
             # Grow the batch while it stays within the size and padded-token budgets.

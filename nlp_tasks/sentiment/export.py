@@ -10,6 +10,7 @@ Variants written next to each other:
 - model.ov-int8.xml/.bin  OpenVINO static INT8 (nncf), for CPUs with INT8 dot products (VNNI,
                    AMX); built when the delta ships calibration texts (see openvino_backend)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,11 @@ def _export_torch(model, path: Path) -> None:
         dynamo=False,
         input_names=["input_ids", "attention_mask"],
         output_names=["probs"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "probs": {0: "batch"}},
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "seq"},
+            "attention_mask": {0: "batch", 1: "seq"},
+            "probs": {0: "batch"},
+        },
         opset_version=OPSET,
         do_constant_folding=True,
     )
@@ -83,7 +88,12 @@ def _max_diff(a: Path, b: Path) -> float:
 
 
 def build_variants(
-    raw_onnx: Path, out: Path, num_heads: int, hidden_size: int, tolerance: float = 1e-5, int8_fp32_nodes: list[str] | None = None
+    raw_onnx: Path,
+    out: Path,
+    num_heads: int,
+    hidden_size: int,
+    tolerance: float = 1e-5,
+    int8_fp32_nodes: list[str] | None = None,
 ) -> dict:
     """``int8_fp32_nodes``: nodes the INT8 variant keeps in FP32 (see sentiment.quantize)."""
     from onnxruntime.transformers import optimizer
@@ -135,7 +145,12 @@ def _build_openvino(model, tokenizer_dir: Path, out: Path, calibration: Path | N
 
 
 def export_classifier(
-    model, tokenizer_dir: Path, out: Path, meta: dict, int8_fp32_nodes: list[str] | None = None, ov_calibration: Path | None = None
+    model,
+    tokenizer_dir: Path,
+    out: Path,
+    meta: dict,
+    int8_fp32_nodes: list[str] | None = None,
+    ov_calibration: Path | None = None,
 ) -> dict:
     """Export any (input_ids, attention_mask) -> probs torch module with its tokenizer."""
     out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +218,8 @@ def build_default(out: Path, delta_dir: Path | None = None) -> dict:
         "max_length": MAX_LENGTH,
         "training": training,
         "metrics": training.get("metrics") or training.get("metrics_accuracy", {}),
-        "labels": head.get("labels") or (["negative", "neutral", "positive"] if len(head["weight"]) == 3 else ["negative", "positive"]),
+        "labels": head.get("labels")
+        or (["negative", "neutral", "positive"] if len(head["weight"]) == 3 else ["negative", "positive"]),
     }
     if head.get("decision"):
         meta["decision"] = head["decision"]  # the model's own labelling rule (see calibration.py)

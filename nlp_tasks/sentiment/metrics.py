@@ -8,7 +8,10 @@ figure is binary accuracy, P(positive) > P(negative). On star-rated reviews:
 - ``acc3``, ``macro_f1``, ``neutral_f1`` of the model's own 3-class labels;
 - ``ece``: expected calibration error of the top-class probability, 15 equal-width bins.
 """
+
 from __future__ import annotations
+
+from itertools import pairwise
 
 import numpy as np
 
@@ -48,7 +51,7 @@ def ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
     correct = probs.argmax(1) == y
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             total += m.mean() * abs(correct[m].mean() - conf[m].mean())
@@ -58,8 +61,15 @@ def ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
 def binary_scores(probs: np.ndarray, y: np.ndarray) -> dict:
     keep = y != NEU
     yb, pb = y[keep] == POS, probs[keep, POS] > probs[keep, NEG]
-    recalls = [float(pb[yb].mean()) if yb.any() else float("nan"), float((~pb[~yb]).mean()) if (~yb).any() else float("nan")]
-    return {"binary_acc": float((pb == yb).mean()), "balanced_binary_acc": float(np.nanmean(recalls)), "n_binary": int(keep.sum())}
+    recalls = [
+        float(pb[yb].mean()) if yb.any() else float("nan"),
+        float((~pb[~yb]).mean()) if (~yb).any() else float("nan"),
+    ]
+    return {
+        "binary_acc": float((pb == yb).mean()),
+        "balanced_binary_acc": float(np.nanmean(recalls)),
+        "n_binary": int(keep.sum()),
+    }
 
 
 def score(probs: np.ndarray, y: np.ndarray, binary: bool, log_offsets=None) -> dict:

@@ -2,6 +2,7 @@
 
 Only training and export import this module (it needs torch); serving uses ONNX Runtime.
 """
+
 from __future__ import annotations
 
 import json

@@ -13,6 +13,7 @@ there oneDNN's brgemm INT8 kernels run it about 2x faster than ONNX Runtime's dy
 slower than ONNX Runtime (0.53x measured on this project's AVX2 machines), so the engine then
 keeps ONNX Runtime; see ``engine.choose_provider``.
 """
+
 from __future__ import annotations
 
 import json

@@ -13,6 +13,7 @@ whose calibration error is within reach of keeping them all is chosen. The resul
 recipe (node names) stored with the delta, so ``make model`` quantises the same way on every
 machine. Calibration data is training data, never an evaluation set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -150,7 +151,11 @@ def search(model_dir: Path, texts: list[str], max_groups: int = 8, threads: int 
     pick = next(p for p in prefixes if p["mean_abs_logit_error"] <= 1.1 * best)
     return {
         "fp32_groups": {g: all_groups[g] for g in pick["groups"]},
-        "calibration": {"texts": len(texts), "all_int8": base, "chosen": {k: v for k, v in pick.items() if k != "groups"}},
+        "calibration": {
+            "texts": len(texts),
+            "all_int8": base,
+            "chosen": {k: v for k, v in pick.items() if k != "groups"},
+        },
         "single_group_fp32": single,
         "prefixes": prefixes,
     }
@@ -177,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nlp_tasks.sentiment.quantize", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model-dir", required=True, help="a built model folder (model.onnx = FP32)")
     ap.add_argument(
-        "--calib", required=True, action="append", help="training data (repeatable): a .tsv of sentences or a .jsonl of star-rated reviews"
+        "--calib",
+        required=True,
+        action="append",
+        help="training data (repeatable): a .tsv of sentences or a .jsonl of star-rated reviews",
     )
     ap.add_argument("--out", required=True, help="where to write the recipe (delta/quantization.json)")
     ap.add_argument("--texts", type=int, default=3000)

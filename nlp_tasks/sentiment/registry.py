@@ -7,6 +7,7 @@ small JSON object, ``{data_root}/models/<name>/aliases.json``, replaced in a sin
 move of an alias is appended to ``alias_history.json`` beside it (who, when, from, to, why and
 the evidence), which is also what ``promote --to-previous`` rolls back along.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -113,7 +114,7 @@ def set_alias(
     current = aliases(lake, name)
     before = current.get(alias)
     move = {
-        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "by": by or _who(),
         "alias": alias,
         "from": before,
@@ -167,8 +168,12 @@ def ensure_default(lake: Lake, name: str = DEFAULT_NAME) -> None:
             f"registry {lake.uri(models(name))} is empty and no bundled model is built at {bundled} (run `make model`)"
         )
     version = publish(lake, bundled, name)
-    set_alias(lake, version, PRODUCTION, name, by="nlp_tasks", action="default", reason="empty registry: the bundled model")
-    log.warning("registry %s was empty: published the bundled default %s as production", lake.uri(models(name)), version)
+    set_alias(
+        lake, version, PRODUCTION, name, by="nlp_tasks", action="default", reason="empty registry: the bundled model"
+    )
+    log.warning(
+        "registry %s was empty: published the bundled default %s as production", lake.uri(models(name)), version
+    )
 
 
 def resolve(lake: Lake, ref: str = PRODUCTION, name: str = DEFAULT_NAME) -> str:

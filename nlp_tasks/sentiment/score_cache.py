@@ -17,6 +17,7 @@ notices compacts them into one: the newest use of each key, entries unused for
 ones it merged, so concurrent tasks never lose an entry (at worst one is stored twice until the
 next compaction). Nothing here may fail a night: every error is logged and reads as a miss.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,15 @@ def _safe(part: str) -> str:
 
 
 class ScoreCache:
-    def __init__(self, lake, model_version: str, runtime: str, classes: tuple[str, ...], retention_days: int = 30,
-                 max_entries: int = DEFAULT_MAX_ENTRIES):
+    def __init__(
+        self,
+        lake,
+        model_version: str,
+        runtime: str,
+        classes: tuple[str, ...],
+        retention_days: int = 30,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ):
         self.lake = lake
         self.classes = tuple(classes)
         self.folder = lake.uri(ROOT, _safe(model_version), _safe(runtime))
@@ -151,6 +159,11 @@ class ScoreCache:
         # Delete only what was merged into the new segment.
         for seg in merged_from:
             self.lake.delete(seg)
-        out = {"segments": len(segs), "rows_in": rows_in, "rows_kept": table.num_rows, "seconds": round(time.perf_counter() - t0, 3)}
+        out = {
+            "segments": len(segs),
+            "rows_in": rows_in,
+            "rows_kept": table.num_rows,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
         log.info("score cache compacted %s: %s", self.folder, out)
         return out

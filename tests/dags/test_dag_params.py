@@ -1,5 +1,6 @@
 """The nightly DAG's trigger form: titles and sections, dates and e-mails checked as such,
 enums that the form cannot empty, and the neutral band checked before anything runs."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -103,8 +104,20 @@ def test_check_params_runs_first_and_fails_without_retries(tmp_path):
     subprocess.run([str(bin_), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     t0 = time.time()
     out = subprocess.run(
-        [str(bin_), "tasks", "test", "review_sentiment_nightly", "check_params", "2026-11-17", "-t", '{"neutral_low": 0.7, "neutral_high": 0.3}'],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(bin_),
+            "tasks",
+            "test",
+            "review_sentiment_nightly",
+            "check_params",
+            "2026-11-17",
+            "-t",
+            '{"neutral_low": 0.7, "neutral_high": 0.3}',
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     text = out.stdout + out.stderr
     # `tasks test` exits 0 whatever the task did: its log says how it ended.

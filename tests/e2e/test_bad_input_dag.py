@@ -4,6 +4,7 @@ One day holds every kind of bad input next to good rows; each gets its own speci
 the good rows are reported, and the counts reconcile per file. A day with no input at all
 succeeds with an empty report.
 """
+
 from __future__ import annotations
 
 import io
@@ -63,10 +64,12 @@ def seed_bad_day(lake) -> dict[str, int]:
     ]
     raw = ("\n".join(mixed) + "\n").encode() + b'{"review_id": "m8", "text": "bad \xff\xfe bytes"}\n'
     lake.write_bytes(f"{reviews}/mixed.jsonl", raw)
-    lake.write_text(f"{reviews}/retry-export.jsonl", j(review_id="m7", text="Duplicate of a review in mixed.jsonl") + "\n")
+    lake.write_text(
+        f"{reviews}/retry-export.jsonl", j(review_id="m7", text="Duplicate of a review in mixed.jsonl") + "\n"
+    )
     lake.write_text(
         f"{reviews}/columns.csv",
-        "review_id,text,rating\nc1,Good value,4\nc2,Too,many,columns,here\nc3\nc4,\"Quoted, fine\",2\n",
+        'review_id,text,rating\nc1,Good value,4\nc2,Too,many,columns,here\nc3\nc4,"Quoted, fine",2\n',
     )
     lake.write_text(f"{reviews}/no-text-column.csv", "review_id,rating\nn1,5\nn2,1\n")
     lake.write_bytes(f"{reviews}/latin1.csv", "review_id,text\nl1,Très bien\n".encode("latin-1"))
@@ -81,9 +84,19 @@ def seed_bad_day(lake) -> dict[str, int]:
     lake.write_bytes(f"{pdfs}/encrypted.pdf", encrypted_pdf())
     lake.write_bytes(f"{pdfs}/scanned.pdf", pdf_bytes(None))
     return {
-        "mixed.jsonl": 9, "retry-export.jsonl": 1, "columns.csv": 4, "no-text-column.csv": 2, "latin1.csv": 1,
-        "huge.jsonl": 1, "empty.jsonl": 1, "notes.txt": 1, "big.jsonl": BIG_ROWS,
-        "good.pdf": 1, "corrupt.pdf": 1, "encrypted.pdf": 1, "scanned.pdf": 1,
+        "mixed.jsonl": 9,
+        "retry-export.jsonl": 1,
+        "columns.csv": 4,
+        "no-text-column.csv": 2,
+        "latin1.csv": 1,
+        "huge.jsonl": 1,
+        "empty.jsonl": 1,
+        "notes.txt": 1,
+        "big.jsonl": BIG_ROWS,
+        "good.pdf": 1,
+        "corrupt.pdf": 1,
+        "encrypted.pdf": 1,
+        "scanned.pdf": 1,
     }
 
 

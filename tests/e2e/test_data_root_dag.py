@@ -7,6 +7,7 @@ roots outside it, each holding a day of raw input the DAG would otherwise read a
 * a second bucket whose name only extends the allowed one (``<s3_bucket>-evil``);
 * a local folder reached with ``..`` segments from the default ``file://<clone>/lake``.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,6 @@ import pytest
 
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.storage import Lake
-
 from tests.conftest import S3_KEYS
 
 from .test_nightly_dag_s3 import run_dag
@@ -39,15 +39,19 @@ def test_a_root_outside_the_allow_list_fails_at_once_and_touches_nothing(airflow
     import boto3
 
     evil_bucket = f"{s3_bucket}-evil"
-    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1").create_bucket(
-        Bucket=evil_bucket
-    )
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=evil_bucket)
     from nlp_tasks.storage import S3Options
 
     evil = Lake(f"s3://{evil_bucket}/lake", S3Options(endpoint_url=s3_endpoint, **S3_KEYS))
     outside = Lake(str(tmp_path / "outside"))
     dotdot_root = f"file://{REPO}/lake/" + "../" * len(REPO.parts) + str(tmp_path / "outside").lstrip("/")
-    assert os.path.realpath(dotdot_root[len("file://"):]) == os.path.realpath(tmp_path / "outside")
+    assert os.path.realpath(dotdot_root[len("file://") :]) == os.path.realpath(tmp_path / "outside")
 
     for lake, root in ((evil, evil.root), (outside, dotdot_root)):
         write_day(lake, DAY, n_reviews=30)

@@ -8,6 +8,7 @@ deleted after it was listed (404) and one it may not read (403), served by a pro
 of moto. Per file: records counted right, good records reported, bad ones quarantined with a
 reason naming file and line, and the night green.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -54,40 +55,104 @@ def seed(lake) -> dict[str, dict]:
     put("good reviews.jsonl", ("\n".join(lines) + "\n").encode(), GOOD, [f"g{i}" for i in range(GOOD)], {})
 
     lines = good_lines("s", 4) + ['{"review_id": "s-bad", "text": "broken emoji \\ud83d here", "rating": 5}']
-    put("broken emoji.jsonl", ("\n".join(lines) + "\n").encode(), 5, [f"s{i}" for i in range(4)], {5: "line 5: lone surrogate escape"})
+    put(
+        "broken emoji.jsonl",
+        ("\n".join(lines) + "\n").encode(),
+        5,
+        [f"s{i}" for i in range(4)],
+        {5: "line 5: lone surrogate escape"},
+    )
 
     deep = "[" * 100_000 + "]" * 100_000
     lines = good_lines("d", 10) + ['{"review_id": "d-deep", "text": "x", "extra": ' + deep + "}"]
-    put("deep#1.jsonl", ("\n".join(lines) + "\n").encode(), 11, [f"d{i}" for i in range(10)], {11: "line 11: JSON nested too deeply"})
+    put(
+        "deep#1.jsonl",
+        ("\n".join(lines) + "\n").encode(),
+        11,
+        [f"d{i}" for i in range(10)],
+        {11: "line 11: JSON nested too deeply"},
+    )
 
     lines = [
         j(review_id="k-ctl", text="nul\u0000 and bell\u0007 are stripped", rating=4),
-        "[1, 2]", '"str"', "42", "null",
+        "[1, 2]",
+        '"str"',
+        "42",
+        "null",
         j(review_id="k-zw", text="\u200b\u200d\ufeff", rating=4),
         j(review_id="k-ws", text=" \t \u3000 ", rating=4),
         '{"review_id": "k-esc", "text": "invalid escape \\x41 here", "rating": 4}',
     ]
-    put("kinds 100%.jsonl", ("\n".join(lines) + "\n").encode(), 8, ["k-ctl"], {
-        2: "line 2: expected a JSON object, got array", 3: "line 3: expected a JSON object, got string",
-        4: "line 4: expected a JSON object, got number", 5: "line 5: expected a JSON object, got null",
-        6: "empty text", 7: "empty text", 8: "line 8: malformed JSON (Invalid \\escape",
-    })
+    put(
+        "kinds 100%.jsonl",
+        ("\n".join(lines) + "\n").encode(),
+        8,
+        ["k-ctl"],
+        {
+            2: "line 2: expected a JSON object, got array",
+            3: "line 3: expected a JSON object, got string",
+            4: "line 4: expected a JSON object, got number",
+            5: "line 5: expected a JSON object, got null",
+            6: "empty text",
+            7: "empty text",
+            8: "line 8: malformed JSON (Invalid \\escape",
+        },
+    )
 
-    put("one huge line.jsonl", (j(review_id="h-big", text="word " * 6_000_000) + "\n").encode(), 1, [], {1: "text longer than"})
+    put(
+        "one huge line.jsonl",
+        (j(review_id="h-big", text="word " * 6_000_000) + "\n").encode(),
+        1,
+        [],
+        {1: "text longer than"},
+    )
 
     lines = good_lines("z", 20) + ["{oops"]
-    put("export.jsonl.gz", gzip.compress(("\n".join(lines) + "\n").encode()), 21, [f"z{i}" for i in range(20)], {21: "line 21: malformed JSON"})
-    put("export.csv.zst", zst(b"review_id,text,rating\nc1,Great value,5\nc2,Terrible,1\nc3,too,many,cells\n"), 3, ["c1", "c2"],
-        {4: "line 4: expected 3 columns"})
+    put(
+        "export.jsonl.gz",
+        gzip.compress(("\n".join(lines) + "\n").encode()),
+        21,
+        [f"z{i}" for i in range(20)],
+        {21: "line 21: malformed JSON"},
+    )
+    put(
+        "export.csv.zst",
+        zst(b"review_id,text,rating\nc1,Great value,5\nc2,Terrible,1\nc3,too,many,cells\n"),
+        3,
+        ["c1", "c2"],
+        {4: "line 4: expected 3 columns"},
+    )
     put("stream.ndjson", ("\n".join(good_lines("n", 5)) + "\n").encode(), 5, [f"n{i}" for i in range(5)], {})
-    put("export.ndjson.zst", zst(("\n".join(good_lines("y", 4) + ["[1]"]) + "\n").encode()), 5, [f"y{i}" for i in range(4)],
-        {5: "line 5: expected a JSON object, got array"})
-    elements = good_lines("a", 3) + ['{"review_id": "a-bad", "text": oops}', j(review_id="a3", text="Fine kettle.", rating=4)]
-    put("dump.json", ("[\n" + ",\n".join(elements) + "\n]\n").encode(), 5, ["a0", "a1", "a2", "a3"], {4: "element 4: malformed JSON"})
-    put("not-gzip.jsonl.gz", ("\n".join(good_lines("x", 3)) + "\n").encode(), 1, [], {0: "not gzip data although named .gz"})
+    put(
+        "export.ndjson.zst",
+        zst(("\n".join(good_lines("y", 4) + ["[1]"]) + "\n").encode()),
+        5,
+        [f"y{i}" for i in range(4)],
+        {5: "line 5: expected a JSON object, got array"},
+    )
+    elements = good_lines("a", 3) + [
+        '{"review_id": "a-bad", "text": oops}',
+        j(review_id="a3", text="Fine kettle.", rating=4),
+    ]
+    put(
+        "dump.json",
+        ("[\n" + ",\n".join(elements) + "\n]\n").encode(),
+        5,
+        ["a0", "a1", "a2", "a3"],
+        {4: "element 4: malformed JSON"},
+    )
+    put(
+        "not-gzip.jsonl.gz",
+        ("\n".join(good_lines("x", 3)) + "\n").encode(),
+        1,
+        [],
+        {0: "not gzip data although named .gz"},
+    )
     put("avis clients é.csv", "review_id,text,rating\né1,Très bon produit,5\n".encode(), 1, ["é1"], {})
 
-    table = pa.table({"review_id": pa.array([101, 102, 103]), "text": ["Solid.", "Meh.", "Awful."], "rating": ["5", "five", "1"]})
+    table = pa.table(
+        {"review_id": pa.array([101, 102, 103]), "text": ["Solid.", "Meh.", "Awful."], "rating": ["5", "five", "1"]}
+    )
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf)
     put("typed.parquet", buf.getvalue().to_pybytes(), 3, ["101", "103"], {2: "rating not an integer in 1..5"})

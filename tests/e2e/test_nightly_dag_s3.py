@@ -4,6 +4,7 @@ Two consecutive dates, then the first date again: the report and quarantine part
 exactly what the raw input implies, the counts reconcile, and a rerun replaces the
 partition instead of adding to it.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,13 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
         for f in manifest["files"]:
             assert f["records"] == f["reported"] + f["quarantined"], f
         reasons = " | ".join(q["reason"] for q in quarantine)
-        for expected in ("malformed JSON", "expected 6 columns", "empty text", "duplicate review_id", "rating not an integer"):
+        for expected in (
+            "malformed JSON",
+            "expected 6 columns",
+            "empty text",
+            "duplicate review_id",
+            "rating not an integer",
+        ):
             assert expected in reasons
         assert all(q["source_file"].startswith("s3://") and q["source_row"] is not None for q in quarantine)
 
@@ -121,7 +128,9 @@ def test_two_days_then_rerun(airflow_env, s3_lake, seeded):
                 assert r["cost"] == pytest.approx(r["task_seconds"] / 3600 * 0.5, rel=1e-3)
         total = stages["total"]
         assert total["cost_per_1000_reviews"] == pytest.approx(total["cost"] / seed["records"] * 1000)
-        assert manifest["run_summary"]["cost_per_1000_reviews"] == pytest.approx(total["cost_per_1000_reviews"], rel=1e-3)
+        assert manifest["run_summary"]["cost_per_1000_reviews"] == pytest.approx(
+            total["cost_per_1000_reviews"], rel=1e-3
+        )
 
         # Each published table is one Parquet object plus its _SUCCESS marker.
         for prefix in [*(layout.report(t, day) for t in layout.REPORT_TABLES), layout.quarantine(day)]:

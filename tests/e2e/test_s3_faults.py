@@ -1,5 +1,6 @@
 """Transient S3 failures (throttling, 5xx, dropped connections) are retried with backoff:
 the real DAG completes through a proxy that breaks every fifth request to moto's server."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,10 @@ DAY = "2026-05-01"
 
 def test_storage_retries_each_kind_of_fault(s3_endpoint, s3_bucket):
     with FaultyS3Proxy(s3_endpoint, every=3) as proxy:
-        lake = Lake(f"s3://{s3_bucket}/x", S3Options(endpoint_url=proxy.url, access_key="testing", secret_key="testing", region="us-east-1"))
+        lake = Lake(
+            f"s3://{s3_bucket}/x",
+            S3Options(endpoint_url=proxy.url, access_key="testing", secret_key="testing", region="us-east-1"),
+        )
         for i in range(6):
             lake.write_text(lake.uri(f"f{i}.txt"), f"payload {i}")
         assert [lake.read_text(lake.uri(f"f{i}.txt")) for i in range(6)] == [f"payload {i}" for i in range(6)]

@@ -9,6 +9,7 @@ DistilBERT imported from a Hugging Face checkpoint (binary, and much worse).
    day 2: the verdict is keep and production stays;
 3. a challenger whose files are corrupt: the night is green, the comparison says missing.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,8 @@ import sys
 
 import pytest
 
-from nlp_tasks import layout, model_comparison as mc
+from nlp_tasks import layout
+from nlp_tasks import model_comparison as mc
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.sentiment import registry
 
@@ -29,7 +31,9 @@ DAY1, DAY2 = "2026-04-01", "2026-04-02"
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nlp_tasks.sentiment", *args], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlp_tasks.sentiment", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
@@ -37,13 +41,22 @@ def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def two_models(airflow_env, s3_lake, tiny_checkpoint, tmp_path):
     """The bundled model and the imported tiny one, both published to the S3 registry."""
-    env = {**airflow_env, "AWS_ENDPOINT_URL": s3_lake.s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3_lake.s3.access_key,
-           "AWS_SECRET_ACCESS_KEY": s3_lake.s3.secret_key, "AWS_DEFAULT_REGION": s3_lake.s3.region or "us-east-1",
-           "NLP_TASKS_USER": "e2e"}
+    env = {
+        **airflow_env,
+        "AWS_ENDPOINT_URL": s3_lake.s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3_lake.s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3_lake.s3.secret_key,
+        "AWS_DEFAULT_REGION": s3_lake.s3.region or "us-east-1",
+        "NLP_TASKS_USER": "e2e",
+    }
     registry.ensure_default(s3_lake)
     bundled = registry.aliases(s3_lake)[registry.PRODUCTION]
     ckpt, _ = tiny_checkpoint
-    out = json.loads(cli(env, "import-hf", "--checkpoint", str(ckpt), "--out", str(tmp_path / "tiny"), "--data-root", s3_lake.root).stdout)
+    out = json.loads(
+        cli(
+            env, "import-hf", "--checkpoint", str(ckpt), "--out", str(tmp_path / "tiny"), "--data-root", s3_lake.root
+        ).stdout
+    )
     return env, bundled, out["version"]
 
 
@@ -79,20 +92,31 @@ def test_shadow_nights_then_promote_keep_and_a_broken_challenger(airflow_env, s3
         manifest = json.loads(s3_lake.read_text(s3_lake.uri(layout.manifest(day))))
         assert manifest["model_comparison"]["status"] == "ok" and manifest["model_comparison"]["challenger"] == bundled
         stages = {r["stage"]: r for r in read(s3_lake, layout.report("run_summary", day)).to_pylist()}
-        assert stages["shadow_score"]["tasks"] == stages["score"]["tasks"] and stages["shadow_score"]["model_version"] == bundled
+        assert (
+            stages["shadow_score"]["tasks"] == stages["score"]["tasks"]
+            and stages["shadow_score"]["model_version"] == bundled
+        )
         page = s3_lake.read_text(manifest["html_report"])
         assert "Champion vs challenger" in page and bundled in page
         for raw in RAW_PII:
             assert raw not in page and raw not in logs[day]
         assert any("stage=shadow_score" in line and "shard=part-" in line for line in logs[day].splitlines())
 
-    dry = cli(env, "promote", "--data-root", s3_lake.root, "--if-better", "--from", DAY1, "--to", DAY2, "--dry-run").stdout
+    dry = cli(
+        env, "promote", "--data-root", s3_lake.root, "--if-better", "--from", DAY1, "--to", DAY2, "--dry-run"
+    ).stdout
     assert "verdict: promote" in dry and f"would move production {tiny} -> {bundled}" in dry
     assert registry.aliases(s3_lake)[registry.PRODUCTION] == tiny
     cli(env, "promote", "--data-root", s3_lake.root, "--if-better", "--from", DAY1, "--to", DAY2)
     assert registry.aliases(s3_lake) == {registry.PRODUCTION: bundled}
     move = registry.history(s3_lake)[-2]  # production moved, then the challenger alias cleared
-    assert (move["alias"], move["from"], move["to"], move["action"], move["by"]) == ("production", tiny, bundled, "if-better", "e2e")
+    assert (move["alias"], move["from"], move["to"], move["action"], move["by"]) == (
+        "production",
+        tiny,
+        bundled,
+        "if-better",
+        "e2e",
+    )
     assert move["evidence"]["verdict"] == "promote" and move["evidence"]["days"] == [DAY1, DAY2]
 
     # 2. Roles reversed, half the reviews shadow-scored: the rerun replaces day 2's comparison.

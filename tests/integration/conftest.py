@@ -19,6 +19,7 @@ Every process is started in its own process group and that group is ended at tea
 whatever happened; the logs of every process are in the Airflow home and are printed when
 something fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,8 @@ INFERENCE_POOL = "inference"
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "integration: starts a real Airflow (CeleryExecutor, PostgreSQL, Redis) and runs the DAG on it (slow)"
+        "markers",
+        "integration: starts a real Airflow (CeleryExecutor, PostgreSQL, Redis) and runs the DAG on it (slow)",
     )
 
 
@@ -97,7 +99,9 @@ def redis_db():
         probe.ping()
         databases = int(probe.config_get("databases").get("databases", 16))
     except redis.exceptions.ConnectionError as e:
-        pytest.fail(f"Redis is not reachable at {REDIS['host']}:{REDIS['port']}: {e}\nThe integration tests need a running Redis server there.")
+        pytest.fail(
+            f"Redis is not reachable at {REDIS['host']}:{REDIS['port']}: {e}\nThe integration tests need a running Redis server there."
+        )
     except redis.exceptions.ResponseError:  # CONFIG may be disabled
         databases = 16
     finally:
@@ -138,7 +142,7 @@ class StatsdCollector:
         while not self._stop.is_set():
             try:
                 data = self.sock.recv(65535)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -234,7 +238,9 @@ class Deployment:
             [str(BIN / "airflow"), *args], env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout
         )
         if proc.returncode != 0:
-            raise AssertionError(f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc.stdout
 
     # REST API (/api/v2), authenticated as the simple auth manager's admin
@@ -279,7 +285,9 @@ class Deployment:
             except (OSError, AssertionError, ValueError) as e:  # not up yet
                 last_error = e
             time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})\n{self.all_log_tails()}")
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})\n{self.all_log_tails()}"
+        )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -376,10 +384,14 @@ def celery_deployment(tmp_path, postgres_db, redis_db, s3_endpoint, s3_bucket, m
         deployment.start("worker-default", *common, "-q", queues["default"], "-c", "3", "-H", f"default-{tag}@%h")
         deployment.start("worker-gpu", *common, "-q", queues["inference"], "-c", "1", "-H", f"gpu-{tag}@%h")
         deployment.wait_for(
-            "the api-server", lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200, 120
+            "the api-server",
+            lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200,
+            120,
         )
         deployment.api("POST", "/pools", {"name": INFERENCE_POOL, "slots": 1, "description": "GPU inference slots"})
-        deployment.wait_for(f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120)
+        deployment.wait_for(
+            f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120
+        )
         yield deployment
     finally:
         deployment.stop()
@@ -422,9 +434,13 @@ def local_deployment(tmp_path, postgres_db, model_dir, statsd_collector):
         deployment.start("scheduler", "scheduler")
         deployment.start("dag-processor", "dag-processor")
         deployment.wait_for(
-            "the api-server", lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200, 120
+            "the api-server",
+            lambda: urllib.request.urlopen(f"{api_url}/api/v2/monitor/health", timeout=5).status == 200,
+            120,
         )
-        deployment.wait_for(f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120)
+        deployment.wait_for(
+            f"the dag-processor to parse {DAG_ID}", lambda: deployment.api("GET", f"/dags/{DAG_ID}"), 120
+        )
         yield deployment
     finally:
         deployment.stop()

@@ -1,6 +1,7 @@
 """deploy/statsd-mapping.yaml applied as statsd_exporter applies glob mappings (rules in order,
 first match wins, `*` one dot-free segment, `$n` its capture), to check it against real
 datagrams and against the Grafana dashboard's queries."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def apply(name: str, rules: list[dict] | None = None) -> tuple[str, dict] | None
     for rule in rules or mappings():
         m = _compile(rule).match(name)
         if m:
-            return _fill(rule["name"], m.groups()), {k: _fill(v, m.groups()) for k, v in (rule.get("labels") or {}).items()}
+            return _fill(rule["name"], m.groups()), {
+                k: _fill(v, m.groups()) for k, v in (rule.get("labels") or {}).items()
+            }
     return None
 
 
@@ -52,13 +55,21 @@ def series(rules: list[dict] | None = None) -> dict[str, set[str]]:
         if "$" in rule["name"]:
             names = [rule["name"].replace("$1", key) for key in RUN_KEYS]
         for n in names:
-            for suffix in (("_bucket", "_sum", "_count") if rule.get("observer_type") == "histogram" else ("",)):
+            for suffix in ("_bucket", "_sum", "_count") if rule.get("observer_type") == "histogram" else ("",):
                 out[n + suffix] = set(rule.get("labels") or {})
     return out
 
 
 # The run-level gauges nlp_tasks.observability.emit_run sends.
-RUN_KEYS = ("rows_in", "rows_reported", "rows_quarantined", "pii_entities", "task_seconds", "cost_per_1000_reviews", "drift")
+RUN_KEYS = (
+    "rows_in",
+    "rows_reported",
+    "rows_quarantined",
+    "pii_entities",
+    "task_seconds",
+    "cost_per_1000_reviews",
+    "drift",
+)
 
 
 def dashboard_queries() -> list[tuple[str, str]]:

@@ -15,11 +15,13 @@ worker would serve) as separate processes. Then, as an operator would:
    Each day's drift is against its whole 7-day window and equals a recompute from the final
    partitions, after the forward pass and after the backwards one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -54,11 +56,17 @@ def wait_for_runs(deployment, run_ids: set[str] | None, timeout: float = RUN_TIM
         if failed:
             details = []
             for run_id in failed:
-                tis = deployment.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
+                tis = deployment.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")[
+                    "task_instances"
+                ]
                 details.append(f"{run_id}: " + ", ".join(f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in tis))
                 details.append(deployment.task_log_tails(run_id))
             raise AssertionError("DAG run(s) failed:\n" + "\n".join(details) + "\n" + deployment.all_log_tails())
-        if wanted and (run_ids is None or set(wanted) == run_ids) and all(v["state"] == "success" for v in wanted.values()):
+        if (
+            wanted
+            and (run_ids is None or set(wanted) == run_ids)
+            and all(v["state"] == "success" for v in wanted.values())
+        ):
             return wanted
         if time.time() > deadline:
             states = {k: v["state"] for k, v in wanted.items()}
@@ -85,11 +93,14 @@ def snapshot(lake, day: str) -> dict:
     out["quarantine"] = partitions.read(lake, lake.uri(layout.quarantine(day))).drop_columns(["run_id"])
     manifest = json.loads(lake.read_text(lake.uri(layout.manifest(day))))
     # Drift fields included: a day's drift does not depend on the order days were published in.
-    out["manifest"] = {k: v for k, v in manifest.items() if k not in ("run_id", "published_at", "data_docs", "run_summary")}
+    out["manifest"] = {
+        k: v for k, v in manifest.items() if k not in ("run_id", "published_at", "data_docs", "run_summary")
+    }
     # The partition's objects. Data Docs file names carry the run id and time: kept apart.
     objects = [
         o[len(lake.path(lake.uri())) + 1 :]
-        for prefix in [layout.report(t, day) for t in TABLES] + [layout.quarantine(day), f"manifests/dt={day}", layout.report("data_docs", day)]
+        for prefix in [layout.report(t, day) for t in TABLES]
+        + [layout.quarantine(day), f"manifests/dt={day}", layout.report("data_docs", day)]
         for o in _all_objects(lake, prefix)
     ]
     out["objects"] = [o for o in objects if "/data_docs/" not in o]
@@ -118,8 +129,14 @@ def check_metrics(d, lake, seeded: dict) -> None:
     assert sum(statsd_counts(lines, "airflow.nlp_tasks.ingest.errors")) + sum(
         statsd_counts(lines, "airflow.nlp_tasks.validate.errors")
     ) == sum(s["expected_bad"] for s in seeded.values())
-    pii = sum(sum(statsd_counts(lines, f"airflow.nlp_tasks.pii.{t}")) for t in ("email", "phone", "card", "ssn", "ip", "iban"))
-    assert pii == sum(json.loads(lake.read_text(lake.uri(layout.manifest(day))))["pii_entities"][t] for day in seeded for t in ("EMAIL", "PHONE", "CARD", "SSN", "IP", "IBAN"))
+    pii = sum(
+        sum(statsd_counts(lines, f"airflow.nlp_tasks.pii.{t}")) for t in ("email", "phone", "card", "ssn", "ip", "iban")
+    )
+    assert pii == sum(
+        json.loads(lake.read_text(lake.uri(layout.manifest(day))))["pii_entities"][t]
+        for day in seeded
+        for t in ("EMAIL", "PHONE", "CARD", "SSN", "IP", "IBAN")
+    )
     for stage in ("ingest", "validate", "redact", "score", "drift", "publish"):
         assert statsd_counts(lines, f"airflow.nlp_tasks.{stage}.seconds"), f"no timing for {stage}"
         assert all(v > 0 for v in statsd_counts(lines, f"airflow.nlp_tasks.{stage}.rows_per_second")), stage
@@ -130,7 +147,9 @@ def check_metrics(d, lake, seeded: dict) -> None:
     # Airflow's own metrics travel the same way (the scheduler's heartbeat, task outcomes).
     assert any(l.startswith("airflow.scheduler_heartbeat:") for l in lines)
     # And every nlp_tasks datagram maps to a labelled Prometheus series (deploy/statsd-mapping.yaml).
-    assert {"nlp_tasks_rows_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"} <= set(check_datagrams(lines))
+    assert {"nlp_tasks_rows_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"} <= set(
+        check_datagrams(lines)
+    )
 
 
 def check_task_logs(d, runs: dict) -> None:
@@ -178,10 +197,14 @@ def check_publishes_never_overlap(d, runs: dict) -> None:
     """publish (which settles drift) runs one instance at a time across runs (max_active_tis_per_dag=1)."""
     spans = []
     for run_id in runs:
-        (ti,) = [t for t in d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"] if t["task_id"] == "publish"]
+        (ti,) = [
+            t
+            for t in d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
+            if t["task_id"] == "publish"
+        ]
         spans.append((dt.datetime.fromisoformat(ti["start_date"]), dt.datetime.fromisoformat(ti["end_date"])))
     spans.sort()
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in pairwise(spans):
         assert end <= start, f"two publish tasks overlapped: {spans}"
 
 
@@ -218,7 +241,14 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
     d.cli("dags", "trigger", DAG_ID, "--logical-date", logical_date(TRIGGER_DAY), "-c", json.dumps(conf), "-o", "json")
     # 2. A backfill over the next three days (--to-date is inclusive of logical dates).
     backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", BACKFILL_DAYS[0]]
-    backfill += ["--to-date", f"{BACKFILL_DAYS[-1]}T23:59:59+00:00", "--dag-run-conf", json.dumps(conf), "--max-active-runs", "3"]
+    backfill += [
+        "--to-date",
+        f"{BACKFILL_DAYS[-1]}T23:59:59+00:00",
+        "--dag-run-conf",
+        json.dumps(conf),
+        "--max-active-runs",
+        "3",
+    ]
     d.cli(*backfill)
 
     runs = wait_for_runs(d, None)
@@ -235,9 +265,9 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
     for run_id in runs:
         tis = d.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
         # No challenger in this registry: shadow_score maps over no shards and is skipped.
-        assert tis and all(t["state"] == "success" or (t["task_id"] == "shadow_score" and t["state"] == "skipped") for t in tis), [
-            (t["task_id"], t["state"]) for t in tis
-        ]
+        assert tis and all(
+            t["state"] == "success" or (t["task_id"] == "shadow_score" and t["state"] == "skipped") for t in tis
+        ), [(t["task_id"], t["state"]) for t in tis]
         for t in tis:
             if t["task_id"] in ("score", "shadow_score"):  # the challenger shares score's queue and pool
                 assert (t["queue"], t["pool"]) == (d.queues["inference"], INFERENCE_POOL), t
@@ -285,7 +315,7 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
     before = {day: snapshot(s3_lake, day) for day in BACKFILL_DAYS}
     for day in BACKFILL_DAYS:
         remove_published(s3_lake, day)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     # --no-run-on-latest-version, as docs/deployment.md recommends for re-processing: Airflow 3.3.2
     # re-verifies a cleared run at once when moving it to the latest DAG version, and can mark
     # tasks mapped over another mapped task's output REMOVED (the DAG now avoids that shape).
@@ -317,7 +347,10 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
         assert dt.datetime.fromisoformat(manifest["published_at"]) >= started.replace(microsecond=0)
         # The day's Data Docs were replaced by the re-run's, not added to.
         pages = [o for o in after["data_docs"] if "/validations/" in o]
-        assert len(pages) == 1 and len(before[day]["data_docs"]) == len(after["data_docs"]), (before[day]["data_docs"], after["data_docs"])
+        assert len(pages) == 1 and len(before[day]["data_docs"]) == len(after["data_docs"]), (
+            before[day]["data_docs"],
+            after["data_docs"],
+        )
         assert pages[0] != [o for o in before[day]["data_docs"] if "/validations/" in o][0]
     check_settled_drift(s3_lake, days, model_dir)
     # No new runs: the same four, all successful.

@@ -8,6 +8,7 @@
 - the Dockerfile copies only files that exist;
 - deploy/helm/values.yaml is YAML for the official Airflow chart with the keys this project sets.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,9 @@ def test_env_example_values_match_the_compose_defaults(compose_text):
     defaults = dict(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}", compose_text))
     for key, value in env_example().items():
         if key in defaults:
-            assert value == defaults[key], f"{key}: .env.example says {value!r}, docker-compose.yaml defaults to {defaults[key]!r}"
+            assert value == defaults[key], (
+                f"{key}: .env.example says {value!r}, docker-compose.yaml defaults to {defaults[key]!r}"
+            )
 
 
 def dockerfile_args(path: Path) -> set[str]:
@@ -93,13 +96,17 @@ def test_images_are_built_here_or_tagged(compose):
             dockerfile = context / build.get("dockerfile", "Dockerfile")
             assert context.is_dir(), f"{name}: build context {context} missing"
             assert dockerfile.is_file(), f"{name}: {dockerfile} missing"
-            for arg in (build.get("args") or {}):
+            for arg in build.get("args") or {}:
                 assert arg in dockerfile_args(dockerfile), f"{name}: build arg {arg} not declared in {dockerfile.name}"
             # A service built here carries a project image name (so `docker compose build` tags it).
-            assert set(VAR.findall(image or "")) & PROJECT_IMAGE_VARS, f"{name}: built image has no NLP_TASKS_*IMAGE name"
+            assert set(VAR.findall(image or "")) & PROJECT_IMAGE_VARS, (
+                f"{name}: built image has no NLP_TASKS_*IMAGE name"
+            )
         else:
             resolved = expand_defaults(image)
-            assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", resolved), f"{name}: image {image!r} has no explicit tag"
+            assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", resolved), (
+                f"{name}: image {image!r} has no explicit tag"
+            )
 
 
 def test_bind_mounts_exist(compose):
@@ -122,7 +129,9 @@ def test_depends_on_names_real_services(compose):
 
 def test_airflow_services_share_one_configuration(compose):
     airflow = {n: s for n, s in compose["services"].items() if n.startswith("airflow-")}
-    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-init"} <= set(airflow)
+    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-init"} <= set(
+        airflow
+    )
     for name, svc in airflow.items():
         env = svc["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
@@ -131,7 +140,12 @@ def test_airflow_services_share_one_configuration(compose):
         # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which the image does not have.
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://"), name
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
-        for var in ("NLP_TASKS_DATA_ROOT", "NLP_TASKS_MODEL_DIR", "NLP_TASKS_INFERENCE_QUEUE", "NLP_TASKS_INFERENCE_POOL"):
+        for var in (
+            "NLP_TASKS_DATA_ROOT",
+            "NLP_TASKS_MODEL_DIR",
+            "NLP_TASKS_INFERENCE_QUEUE",
+            "NLP_TASKS_INFERENCE_POOL",
+        ):
             assert env.get(var), f"{name}: {var} not set"
     gpu = compose["services"]["airflow-worker-gpu"]
     assert "--queues gpu" in gpu["command"] and gpu["profiles"] == ["gpu"]

@@ -9,6 +9,7 @@ at 1280 px), Browse > Review reports and the publish task's extra link. Screensh
 under build/test-artifacts/ui/ (README's is one of them). Last, the run's real StatsD datagrams
 go through deploy/statsd-mapping.yaml. The fixture stops every process it started.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +38,15 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "build" / "test-artifacts" / "ui"
 CHROMIUM = os.environ.get("NLP_TASKS_CHROMIUM", "/usr/bin/chromium")
 # The flags that work on a machine without a display, GPU or outside network.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DAY = "2026-11-17"
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -45,7 +54,9 @@ VIEWPORT = {"width": 1280, "height": 900}
 @pytest.fixture(scope="module")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium (it could not here: no apt-get, or no root/sudo)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium (it could not here: no apt-get, or no root/sudo)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -163,14 +174,16 @@ def test_ui_in_a_real_browser(local_deployment, chromium):
     run_url = f"{base}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
     page.goto(run_url)
     page.get_by_text("Review report", exact=True).first.click()
-    page.wait_for_url(f"**/plugin/review-report", timeout=30_000)
+    page.wait_for_url("**/plugin/review-report", timeout=30_000)
     frame, report = _report_frame(page)
     assert frame.locator("h1").inner_text().startswith(f"Review sentiment — {DAY}")
     tiles = {t.inner_text().split("\n")[-1]: t.inner_text().split("\n")[0] for t in frame.locator(".kpi").all()}
     assert tiles["rows in"] == str(seeded["records"]) and tiles["quarantined"] == str(seeded["expected_bad"]), tiles
     assert tiles["drift"] in ("drift", "no drift"), tiles
     report.wait_for_load_state("load")
-    images = report.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth, i.width])")
+    images = report.evaluate(
+        "Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth, i.width])"
+    )
     assert len(images) == 4 and all(ok for _, ok, _, _ in images), images
     assert all(natural >= 2 * shown - 2 for _, _, natural, shown in images), images  # 2x PNGs
     # The page fits the tab at 1280 px: no sideways scroll of the page, and the drift table's
@@ -212,7 +225,7 @@ def test_ui_in_a_real_browser(local_deployment, chromium):
     assert href == f"{run_url}/plugin/review-report", href
     _shot(page, "05-publish-extra-link")
     link.first.click()
-    page.wait_for_url(f"**/plugin/review-report", timeout=30_000)
+    page.wait_for_url("**/plugin/review-report", timeout=30_000)
     _report_frame(page)
 
     # A run tab of another DAG, and a day without a report: HTML pages, not JSON.
@@ -225,13 +238,33 @@ def test_ui_in_a_real_browser(local_deployment, chromium):
 
     # The run's real StatsD datagrams (with tags, as the Helm values send them) all map to
     # labelled series through deploy/statsd-mapping.yaml; kept as an artefact.
-    lines = d.wait_for("publish's run metrics", lambda: [l for l in d.statsd.lines() if l.startswith("airflow.nlp_tasks.run.rows_in")] and d.statsd.lines(), 30)
-    (ARTIFACTS / "statsd-datagrams.txt").write_text("\n".join(l for l in lines if l.startswith("airflow.nlp_tasks.")) + "\n")
+    lines = d.wait_for(
+        "publish's run metrics",
+        lambda: [l for l in d.statsd.lines() if l.startswith("airflow.nlp_tasks.run.rows_in")] and d.statsd.lines(),
+        30,
+    )
+    (ARTIFACTS / "statsd-datagrams.txt").write_text(
+        "\n".join(l for l in lines if l.startswith("airflow.nlp_tasks.")) + "\n"
+    )
     got = check_datagrams(lines)
-    for name in ("nlp_tasks_rows_total", "nlp_tasks_stage_seconds", "nlp_tasks_pii_entities_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"):
+    for name in (
+        "nlp_tasks_rows_total",
+        "nlp_tasks_stage_seconds",
+        "nlp_tasks_pii_entities_total",
+        "nlp_tasks_scoring_tasks_total",
+        "nlp_tasks_run_cost_per_1000_reviews",
+    ):
         assert name in got, (name, sorted(got))
-    assert all(dict(labels).get("dag_id") == DAG_ID for labels in got["nlp_tasks_rows_total"]), got["nlp_tasks_rows_total"]
-    assert {dict(labels)["stage"] for labels in got["nlp_tasks_rows_total"]} >= {"ingest", "validate", "redact", "score", "publish"}
+    assert all(dict(labels).get("dag_id") == DAG_ID for labels in got["nlp_tasks_rows_total"]), got[
+        "nlp_tasks_rows_total"
+    ]
+    assert {dict(labels)["stage"] for labels in got["nlp_tasks_rows_total"]} >= {
+        "ingest",
+        "validate",
+        "redact",
+        "score",
+        "publish",
+    }
     (scoring,) = got["nlp_tasks_scoring_tasks_total"]
     assert dict(scoring)["provider"] == "CPUExecutionProvider" and dict(scoring)["model_version"], scoring
     print(f"browser test done in {time.time() - t0:.0f}s; screenshots in {ARTIFACTS}")

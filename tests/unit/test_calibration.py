@@ -1,4 +1,5 @@
 """Metrics, calibration and the decision rule of a 3-class model, on numbers with known answers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,9 @@ def test_temperature_and_bias_recover_a_known_miscalibration_and_fold_into_the_h
 def test_decision_offsets_trade_a_rare_class_in_for_macro_f1():
     # Neutral rows whose calibrated P(neutral) is real but never the largest.
     y = np.array([1] * 30 + [2] * 60 + [0] * 30)
-    probs = np.vstack([np.tile([0.1, 0.42, 0.48], (30, 1)), np.tile([0.05, 0.15, 0.8], (60, 1)), np.tile([0.8, 0.15, 0.05], (30, 1))])
+    probs = np.vstack(
+        [np.tile([0.1, 0.42, 0.48], (30, 1)), np.tile([0.05, 0.15, 0.8], (60, 1)), np.tile([0.8, 0.15, 0.05], (30, 1))]
+    )
     groups = ["a"] * 120
     assert f1_per_class(y, decide(probs))[1] == 0.0
     d = fit_decision_offsets(probs, y, groups)

@@ -1,5 +1,6 @@
 """Drift: KS / chi-square with an effect-size gate AND BH-adjusted p-values, seeded sampling caps,
 text and tokenizer features, two references (rolling window + fixed baseline), alerts."""
+
 from __future__ import annotations
 
 import http.server
@@ -95,7 +96,9 @@ def test_categorical_features_use_chi_square_and_tvd():
     assert m["verdict"] == "drift" and m["statistic"] == pytest.approx(0.15, abs=0.02)  # 15 points moved
     assert m["mean_today"] == pytest.approx(0.45, abs=0.02)  # negative share
     assert label_codes(["negative", "positive", "neutral", "bogus"]).tolist() == [0, 2, 1]
-    assert agreement_flags([1, None, 3, 5, 4], ["negative", "positive", "positive", "positive", "neutral"]).tolist() == [1, 0, 1, 0]
+    assert agreement_flags(
+        [1, None, 3, 5, 4], ["negative", "positive", "positive", "positive", "neutral"]
+    ).tolist() == [1, 0, 1, 0]
 
 
 # -- the acceptance simulation: 100 days x 1M rows ----------------------------------------
@@ -123,7 +126,10 @@ def test_simulated_days_at_one_million_rows():
     z_ref, c_ref = _day(rng, 7_000_000)  # the rolling window: 7 days of 1M
     ref_len = _length(z_ref)
     sd = float(ref_len.std())
-    reference = {"text_length": _cap(ref_len, cfg.max_sample, cfg.seed + 1), "label_mix": _cap(c_ref.astype(np.int64), cfg.max_sample, cfg.seed + 1)}
+    reference = {
+        "text_length": _cap(ref_len, cfg.max_sample, cfg.seed + 1),
+        "label_mix": _cap(c_ref.astype(np.int64), cfg.max_sample, cfg.seed + 1),
+    }
     del z_ref, c_ref, ref_len
     alarms = {"null": 0, "log_shift": 0, "additive_shift": 0}
     for day in range(100):
@@ -183,8 +189,19 @@ def test_rolling_window_and_baseline(local_lake, model_dir):
         publish_report(local_lake, d, _report(rng, 400, d, long=(d == "2026-11-01")))
     # set-baseline through the CLI (a real subprocess), from the long-text day.
     out = subprocess.run(
-        [sys.executable, "-m", "nlp_tasks.drift", "set-baseline", "--data-root", local_lake.root, "--date", "2026-11-01"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "nlp_tasks.drift",
+            "set-baseline",
+            "--data-root",
+            local_lake.root,
+            "--date",
+            "2026-11-01",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(out.stdout)["dt"] == "2026-11-01"
     table, meta = read_baseline(local_lake)
@@ -243,7 +260,7 @@ def test_hash_sample_is_the_bottom_k_by_hash_whatever_the_split():
         order = np.random.default_rng(seed).permutation(len(ids))
         cuts = np.sort(np.random.default_rng(seed).choice(len(ids), size=seed * 7, replace=False))
         shuffled = table.take(pa.array(order))
-        s = sampled([shuffled.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, len(ids)])])
+        s = sampled([shuffled.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, len(ids)], strict=True)])
         got = s.table()
         assert got.column("review_id").to_pylist() == [ids[i] for i in expect]
         assert got.column("score").to_pylist() == [table.column("score")[i].as_py() for i in expect]
@@ -265,7 +282,7 @@ def _split(table, parts: int, seed: int) -> list[pa.Table]:
     rng = np.random.default_rng(seed)
     table = table.take(pa.array(rng.permutation(table.num_rows))) if seed else table
     cuts = sorted(rng.choice(np.arange(1, table.num_rows), size=parts - 1, replace=False).tolist())
-    return [table.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, table.num_rows])]
+    return [table.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, table.num_rows], strict=True)]
 
 
 def _publish_split(lake, day, table, parts, seed):
@@ -400,11 +417,26 @@ def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch)
 
 # -- alerts -------------------------------------------------------------------------------
 RESULT = {
-    "verdict": "drift", "drifted": ["text_length"], "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
-    "reference_days": ["2026-11-01", "2026-11-02"], "baseline_date": None,
+    "verdict": "drift",
+    "drifted": ["text_length"],
+    "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
+    "reference_days": ["2026-11-01", "2026-11-02"],
+    "baseline_date": None,
 }
-ROWS = [{"feature": "text_length", "reference": "rolling_7d", "test": "ks", "statistic": 0.21, "p_adjusted": 1e-9,
-         "threshold": 0.1, "alpha": 0.05, "n_today": 50000, "n_reference": 50000, "verdict": "drift"}]
+ROWS = [
+    {
+        "feature": "text_length",
+        "reference": "rolling_7d",
+        "test": "ks",
+        "statistic": 0.21,
+        "p_adjusted": 1e-9,
+        "threshold": 0.1,
+        "alpha": 0.05,
+        "n_today": 50000,
+        "n_reference": 50000,
+        "verdict": "drift",
+    }
+]
 
 
 def test_alert_channels(caplog):

@@ -6,6 +6,7 @@ sentiment, drift and summary partitions and manifest, then settle. Whatever the 
 days, the final drift, summary verdicts and manifests are the same, and equal to recomputing
 every day from the final partitions.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,13 @@ def publish(lake, day: str, report, settle: bool = True) -> list[dict]:
     _commit(lake, layout.report("sentiment", day), report)
     _commit(lake, layout.report("drift", day), lake.read_parquet(res["uri"]))
     _commit(lake, layout.report("summary", day), summary)
-    manifest = {"dt": day, "run_id": run.run_id, "drift_verdict": res["verdict"], "drifted_features": res["drifted"], "reference_days": res["reference_days"]}
+    manifest = {
+        "dt": day,
+        "run_id": run.run_id,
+        "drift_verdict": res["verdict"],
+        "drifted_features": res["drifted"],
+        "reference_days": res["reference_days"],
+    }
     lake.write_text(lake.uri(layout.manifest(day)), json.dumps(manifest))
     return D.settle(lake, day) if settle else []
 
@@ -53,7 +60,11 @@ def state(lake) -> dict:
     for d in DAYS:
         out[d] = {
             "drift": lake.read_parquet(lake.uri(layout.report("drift", d), "part-00000.parquet")),
-            "verdicts": set(lake.read_parquet(lake.uri(layout.report("summary", d), "part-00000.parquet")).column("drift_verdict").to_pylist()),
+            "verdicts": set(
+                lake.read_parquet(lake.uri(layout.report("summary", d), "part-00000.parquet"))
+                .column("drift_verdict")
+                .to_pylist()
+            ),
             "manifest": json.loads(lake.read_text(lake.uri(layout.manifest(d)))),
         }
     return out
@@ -85,7 +96,11 @@ def test_every_order_gives_the_same_drift(tmp_path, reports, quiet_html):
     assert forward["2026-11-05"]["drift"].column("reference_days").to_pylist()[0] == "2026-11-01,2026-11-02,2026-11-03"
     assert forward["2026-11-10"]["drift"].column("reference_days").to_pylist()[0] == "2026-11-03,2026-11-05,2026-11-09"
     assert forward["2026-11-05"]["verdicts"] == {"drift"} and forward["2026-11-02"]["verdicts"] == {"ok"}
-    orders = {"backward": DAYS[::-1], "shuffled": random.Random(3).sample(DAYS, len(DAYS)), "interleaved": DAYS[1::2] + DAYS[0::2]}
+    orders = {
+        "backward": DAYS[::-1],
+        "shuffled": random.Random(3).sample(DAYS, len(DAYS)),
+        "interleaved": DAYS[1::2] + DAYS[0::2],
+    }
     for name, order in orders.items():
         got = run_in_order(tmp_path, name, order, reports)
         for d in DAYS:
@@ -100,7 +115,12 @@ def test_without_settling_the_order_shows(tmp_path, reports, quiet_html):
     lake = Lake(str(tmp_path / "unsettled"))
     for d in DAYS[::-1]:
         publish(lake, d, reports[d], settle=False)
-    assert lake.read_parquet(lake.uri(layout.report("drift", "2026-11-05"), "part-00000.parquet")).column("reference_days")[0].as_py() == ""
+    assert (
+        lake.read_parquet(lake.uri(layout.report("drift", "2026-11-05"), "part-00000.parquet"))
+        .column("reference_days")[0]
+        .as_py()
+        == ""
+    )
 
 
 def test_settle_updates_later_days_and_equals_a_recompute(tmp_path, reports, quiet_html):
@@ -108,7 +128,10 @@ def test_settle_updates_later_days_and_equals_a_recompute(tmp_path, reports, qui
     publish(lake, "2026-11-05", reports["2026-11-05"])
     assert state_of(lake, "2026-11-05")["manifest"]["drift_verdict"] == "no_reference"
     settled = publish(lake, "2026-11-03", reports["2026-11-03"])
-    assert [(s["dt"], s["changed"]) for s in settled] == [("2026-11-03", False), ("2026-11-05", True)]  # 11-03 saw its window in-run
+    assert [(s["dt"], s["changed"]) for s in settled] == [
+        ("2026-11-03", False),
+        ("2026-11-05", True),
+    ]  # 11-03 saw its window in-run
     after = state_of(lake, "2026-11-05")
     assert after["manifest"]["reference_days"] == ["2026-11-03"] and after["manifest"]["drift_verdict"] == "drift"
     assert after["verdicts"] == {"drift"} and "text_length" in after["manifest"]["drifted_features"]
@@ -128,14 +151,19 @@ def test_the_in_run_drift_equals_the_settled_one_when_the_window_is_complete(tmp
         run = pipeline.Run(lake, d, f"run-{d}")
         uri = run.work("scored", "part-00000.parquet")
         i = reports[d].column_names.index("model_version")
-        report = reports[d].set_column(i, reports[d].schema.field(i), pa.array(["m1"] * reports[d].num_rows, reports[d].schema.field(i).type))
+        report = reports[d].set_column(
+            i, reports[d].schema.field(i), pa.array(["m1"] * reports[d].num_rows, reports[d].schema.field(i).type)
+        )
         lake.write_parquet(report.sort_by([("score", "descending")]), uri)
         res = pipeline.drift(run, [uri], tokenizer=str(model_dir))
         _commit(lake, layout.report("sentiment", d), report)
         _commit(lake, layout.report("drift", d), lake.read_parquet(res["uri"]))
         settled = D.settle(lake, d, tokenizer_for=lambda v: str(model_dir))
         assert [(s["dt"], s["changed"]) for s in settled] == [(d, False)], d
-        assert settled[0]["result"]["verdict"] == res["verdict"] and settled[0]["result"]["reference_days"] == res["reference_days"]
+        assert (
+            settled[0]["result"]["verdict"] == res["verdict"]
+            and settled[0]["result"]["reference_days"] == res["reference_days"]
+        )
 
 
 def test_a_baseline_comparison_is_kept_and_adjusted_with_the_new_window(tmp_path, reports, quiet_html):
@@ -146,7 +174,9 @@ def test_a_baseline_comparison_is_kept_and_adjusted_with_the_new_window(tmp_path
     before = state_of(lake, "2026-11-05")["drift"].to_pylist()
     publish(lake, "2026-11-03", reports["2026-11-03"])
     after = state_of(lake, "2026-11-05")["drift"].to_pylist()
-    base = lambda rows: [{k: r[k] for k in D.RAW_FIELDS + ("reference_days",)} for r in rows if r["reference"] == "baseline"]  # noqa: E731
+    base = lambda rows: [
+        {k: r[k] for k in D.RAW_FIELDS + ("reference_days",)} for r in rows if r["reference"] == "baseline"
+    ]  # noqa: E731
     assert base(after) == base(before) and base(after)  # the day's own baseline statistics
     assert {r["reference_days"] for r in after if r["reference"] == "rolling_7d"} == {"2026-11-01,2026-11-03"}
 
@@ -154,12 +184,17 @@ def test_a_baseline_comparison_is_kept_and_adjusted_with_the_new_window(tmp_path
 def state_of(lake, day: str) -> dict:
     return {
         "drift": lake.read_parquet(lake.uri(layout.report("drift", day), "part-00000.parquet")),
-        "verdicts": set(lake.read_parquet(lake.uri(layout.report("summary", day), "part-00000.parquet")).column("drift_verdict").to_pylist())
+        "verdicts": set(
+            lake.read_parquet(lake.uri(layout.report("summary", day), "part-00000.parquet"))
+            .column("drift_verdict")
+            .to_pylist()
+        )
         if lake.exists(lake.uri(layout.report("summary", day), "part-00000.parquet"))
         else set(),
-        "manifest": json.loads(lake.read_text(lake.uri(layout.manifest(day)))) if lake.exists(lake.uri(layout.manifest(day))) else {},
+        "manifest": json.loads(lake.read_text(lake.uri(layout.manifest(day))))
+        if lake.exists(lake.uri(layout.manifest(day)))
+        else {},
     }
-
 
 
 def test_the_alert_callback_reads_the_settled_drift_from_publish(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """The daily HTML report (real matplotlib PNGs, real files) and the Airflow UI plugin."""
+
 from __future__ import annotations
 
 import base64
@@ -80,15 +81,16 @@ def test_top_products_ignores_tiny_products():
         {"scope": "product", "product_id": "<c>", "rows_reported": 40, "negative_share": 0.7},
     ]
     assert [r["product_id"] for r in html_report.top_products(rows)] == ["<c>", "a"]
-    page = html_report.render({"day": "2026-11-01", "history": [], "summary": rows, "drift": [], "scores": {}, "manifest": None})
+    page = html_report.render(
+        {"day": "2026-11-01", "history": [], "summary": rows, "drift": [], "scores": {}, "manifest": None}
+    )
     assert "<c>" not in page  # product ids are drawn inside the PNG, never pasted into the HTML unescaped
 
 
 # -- the Airflow plugin ---------------------------------------------------------------------
 def test_plugin_serves_the_report(plugin, lake_with_days, monkeypatch):
-    from fastapi.testclient import TestClient
-
     from airflow.plugins_manager import AirflowPlugin
+    from fastapi.testclient import TestClient
 
     lake, days = lake_with_days
     html_report.write_day(lake, days[-1], "run-x")
@@ -120,7 +122,9 @@ def test_extra_link_on_publish_only(plugin):
     link = plugin.ReviewReportLink()
     key = TaskInstanceKey("review_sentiment_nightly", "publish", "scheduled__2026-11-17T01:30:00+00:00", 1, -1)
     # The run's "Review report" tab inside Airflow, not the bare plugin page.
-    assert link.get_link(None, ti_key=key).endswith("/dags/review_sentiment_nightly/runs/scheduled__2026-11-17T01%3A30%3A00%2B00%3A00/plugin/review-report")
+    assert link.get_link(None, ti_key=key).endswith(
+        "/dags/review_sentiment_nightly/runs/scheduled__2026-11-17T01%3A30%3A00%2B00%3A00/plugin/review-report"
+    )
     assert link.get_link(None, ti_key=key._replace(task_id="score")) == ""
 
 
@@ -148,7 +152,9 @@ def test_comparison_section_only_when_a_challenger_ran():
     from nlp_tasks.html_report import comparison_section
 
     assert comparison_section([]) == ""
-    rows = mc.build_table(None, {"champion": "champ-1", "challenger": "chal-<2>"}, None, "missing: ValueError", 1.0, "r").to_pylist()
+    rows = mc.build_table(
+        None, {"champion": "champ-1", "challenger": "chal-<2>"}, None, "missing: ValueError", 1.0, "r"
+    ).to_pylist()
     page = comparison_section(rows)
     assert "Champion vs challenger" in page and "missing: ValueError" in page
     assert "chal-&lt;2&gt;" in page and "chal-<2>" not in page  # escaped like everything else on the page

@@ -1,10 +1,10 @@
 """Any Hugging Face AutoModelForSequenceClassification checkpoint goes through the same export
 path into the registry: proven with a small randomly initialised DistilBERT built here."""
+
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -23,20 +23,33 @@ def checkpoint(tiny_checkpoint):
 def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local_lake, monkeypatch):
     import torch
     from tokenizers import Tokenizer
-
     from transformers import AutoModelForSequenceClassification
 
     ckpt, _ = checkpoint
     torch_model = AutoModelForSequenceClassification.from_pretrained(str(ckpt)).eval()  # what the folder holds
     out = tmp_path / "exported"
     proc = subprocess.run(
-        [sys.executable, "-m", "nlp_tasks.sentiment", "import-hf", "--checkpoint", str(ckpt), "--out", str(out),
-         "--data-root", local_lake.root],
-        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [
+            sys.executable,
+            "-m",
+            "nlp_tasks.sentiment",
+            "import-hf",
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(out),
+            "--data-root",
+            local_lake.root,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["version"].startswith("distilbert-") and set(meta["variants"].values()) <= {p.name for p in out.iterdir()}
+    assert meta["version"].startswith("distilbert-") and set(meta["variants"].values()) <= {
+        p.name for p in out.iterdir()
+    }
     assert registry.versions(local_lake) == [meta["version"]]
 
     texts = ["a short one", "another, somewhat longer review text about a kettle", "x"]
@@ -49,7 +62,9 @@ def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local
         want = []
         for t in texts:
             ids = torch.tensor([tok.encode(t).ids])
-            want.append(torch.softmax(torch_model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits, -1)[0, 1].item())
+            want.append(
+                torch.softmax(torch_model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits, -1)[0, 1].item()
+            )
     np.testing.assert_allclose(got, np.array(want, dtype=np.float32), atol=1e-4)
 
     # Served from the registry like the default model.

@@ -1,4 +1,5 @@
 """Ingest: every record a raw file yields is either a canonical row or a quarantine reason."""
+
 from __future__ import annotations
 
 import io
@@ -47,7 +48,7 @@ def test_jsonl_good_and_bad_lines_are_all_accounted_for():
 
 
 def test_csv_wrong_column_counts_and_empty_optionals():
-    data = b"review_id,text,rating,title\nr1,Nice one,,\nr2,Too,many,cols,here\nr3,Short\nr4,\"Quoted, with comma\",3,T\n"
+    data = b'review_id,text,rating,title\nr1,Nice one,,\nr2,Too,many,cols,here\nr3,Short\nr4,"Quoted, with comma",3,T\n'
     r = ingest_bytes("f.csv", data)
     assert [row["review_id"] for row in r.rows] == ["r1", "r4"]
     assert r.rows[0]["rating"] is None and r.rows[0]["title"] is None
@@ -102,7 +103,9 @@ def test_unsupported_extension_and_empty_files():
 @pytest.mark.parametrize("name", ["x.jsonl", "x.csv"])
 def test_reasons_never_quote_content(name):
     secret = "john.doe@example.com"
-    data = (f'{{"review_id": "a", "text": "{secret}' if name.endswith("jsonl") else f"review_id,text\na,{secret},extra\n").encode()
+    data = (
+        f'{{"review_id": "a", "text": "{secret}' if name.endswith("jsonl") else f"review_id,text\na,{secret},extra\n"
+    ).encode()
     r = ingest_bytes(name, data)
     assert r.rejects and all(secret not in q["reason"] for q in r.rejects)
 
@@ -112,7 +115,15 @@ def test_reasons_never_quote_content(name):
 
 def test_alias_precedence_and_value_conversion_in_jsonl():
     lines = [
-        {"ID": "first", "review_id": "second", "Body ": "", "text": "ignored", "stars": 4.0, "title": "  ", "sku": {"a": "é"}},
+        {
+            "ID": "first",
+            "review_id": "second",
+            "Body ": "",
+            "text": "ignored",
+            "stars": 4.0,
+            "title": "  ",
+            "sku": {"a": "é"},
+        },
         {"review_id": "r2", "text": "   ", "rating": 4.5, "title": ["x", 1], "created_at": None, "product": True},
         {"text": "no id", "score": 10**20 * 1.0, "headline": 0},
     ]
@@ -128,7 +139,13 @@ def test_alias_precedence_and_value_conversion_in_jsonl():
 
 
 def test_jsonl_errors_match_json_loads_messages():
-    lines = [b' {"text": "leading space is fine"}', b'{"text": "a"} trailing', b'\xef\xbb\xbf{"text": "bom"}', b'{"text": "a"}{}', b"   "]
+    lines = [
+        b' {"text": "leading space is fine"}',
+        b'{"text": "a"} trailing',
+        b'\xef\xbb\xbf{"text": "bom"}',
+        b'{"text": "a"}{}',
+        b"   ",
+    ]
     r = ingest_bytes("x.jsonl", b"\r\n".join(lines))
     assert [row["text"] for row in r.rows] == ["leading space is fine"]
     assert {q["source_row"]: q["reason"] for q in r.rejects} == {
@@ -139,16 +156,29 @@ def test_jsonl_errors_match_json_loads_messages():
 
 
 def test_rows_keep_line_order_when_key_sets_change():
-    lines = [{"review_id": "a", "text": "1"}, {"id": "b", "body": "2"}, {"id": "c", "body": "3"}, {"text": "4", "review_id": "d"}]
+    lines = [
+        {"review_id": "a", "text": "1"},
+        {"id": "b", "body": "2"},
+        {"id": "c", "body": "3"},
+        {"text": "4", "review_id": "d"},
+    ]
     r = ingest_bytes("x.jsonl", "\n".join(json.dumps(x) for x in lines).encode())
-    assert [(row["review_id"], row["text"], row["source_row"]) for row in r.rows] == [("a", "1", 1), ("b", "2", 2), ("c", "3", 3), ("d", "4", 4)]
+    assert [(row["review_id"], row["text"], row["source_row"]) for row in r.rows] == [
+        ("a", "1", 1),
+        ("b", "2", 2),
+        ("c", "3", 3),
+        ("d", "4", 4),
+    ]
 
 
 def test_csv_invalid_utf8_rows_and_repeated_headers():
     data = b"id,Text,text,text,stars\nr1,a,b,c, \nr2,caf\xe9,b,c,5\n\n , ,,,\nr3,x,y,z,4\n"
     r = ingest_bytes("f.csv", data)
     # "text" repeated: the dict keeps the last value; "Text" comes first so it wins the alias.
-    assert [(row["review_id"], row["text"], row["rating"], row["source_row"]) for row in r.rows] == [("r1", "a", None, 2), ("r3", "x", "4", 6)]
+    assert [(row["review_id"], row["text"], row["rating"], row["source_row"]) for row in r.rows] == [
+        ("r1", "a", None, 2),
+        ("r3", "x", "4", 6),
+    ]
     assert [(q["source_row"], q["reason"]) for q in r.rejects] == [(3, "line 3: not valid UTF-8")]
 
 
@@ -161,7 +191,7 @@ def test_parquet_columns_convert_like_python_values():
             "text": ["a", "", None],
             "stars": [4.0, 4.5, None],
             "title": [" ", "T", None],
-            "created_at": pa.array([dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), None, None]),
+            "created_at": pa.array([dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), None, None]),
             "sku": pa.array([{"k": "v"}, None, {"k": None}]),
         }
     )
@@ -223,7 +253,7 @@ def test_jsonl_record_faults_are_record_level():
     r = ingest_bytes("day.jsonl", ("\n".join(lines) + "\n").encode())
     assert r.records == 10
     assert [row["review_id"] for row in r.rows] == ["ok1", "pair", "ok2"]
-    assert r.rows[1]["text"] == "whole emoji \U0001F600 here"
+    assert r.rows[1]["text"] == "whole emoji \U0001f600 here"
     why = _reasons(r)
     assert why[2].startswith("line 2: lone surrogate escape")
     assert why[4] == "line 4: JSON nested too deeply"
@@ -236,7 +266,9 @@ def test_jsonl_record_faults_are_record_level():
 
 
 def test_control_characters_are_stripped_not_quarantined():
-    line = json.dumps({"review_id": "c\u00001", "text": "nul\u0000 bell\u0007 del\u007f c1\u0085 tab\t kept", "title": "t\u001bitle"})
+    line = json.dumps(
+        {"review_id": "c\u00001", "text": "nul\u0000 bell\u0007 del\u007f c1\u0085 tab\t kept", "title": "t\u001bitle"}
+    )
     table = ingest_bytes("c.jsonl", line.encode() + b"\n").table()
     row = table.to_pylist()[0]
     assert row["review_id"] == "c1"
@@ -247,8 +279,11 @@ def test_control_characters_are_stripped_not_quarantined():
 def test_an_over_long_line_is_skipped_without_being_held(monkeypatch):
     monkeypatch.setattr(ingest_mod, "MAX_RECORD_BYTES", 1000)
     monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 64)
-    lines = [json.dumps({"review_id": "a", "text": "short"}), json.dumps({"review_id": "b", "text": "y" * 5000}),
-             json.dumps({"review_id": "c", "text": "short too"})]
+    lines = [
+        json.dumps({"review_id": "a", "text": "short"}),
+        json.dumps({"review_id": "b", "text": "y" * 5000}),
+        json.dumps({"review_id": "c", "text": "short too"}),
+    ]
     r = ingest_bytes("long.jsonl", ("\n".join(lines) + "\n").encode())
     assert [row["review_id"] for row in r.rows] == ["a", "c"]
     assert [row["source_row"] for row in r.rows] == [1, 3]
@@ -259,9 +294,15 @@ def _zst(data: bytes) -> bytes:
     return pa.compress(data, codec="zstd", asbytes=True)
 
 
-@pytest.mark.parametrize("name, pack", [
-    ("export.jsonl.gz", _gzip.compress), ("export.ndjson", bytes), ("export.JSONL.ZST", _zst), ("export.ndjson.gz", _gzip.compress),
-])
+@pytest.mark.parametrize(
+    "name, pack",
+    [
+        ("export.jsonl.gz", _gzip.compress),
+        ("export.ndjson", bytes),
+        ("export.JSONL.ZST", _zst),
+        ("export.ndjson.gz", _gzip.compress),
+    ],
+)
 def test_compressed_and_ndjson_jsonl(name, pack):
     lines = [json.dumps({"review_id": f"r{i}", "text": f"review {i}"}) for i in range(5)] + ["not json"]
     r = ingest_bytes(name, pack(("\n".join(lines) + "\n").encode()))
@@ -297,7 +338,7 @@ def test_json_array_is_streamed_element_by_element(monkeypatch):
     body = (
         '\ufeff [ {"review_id": "a1", "text": "brackets ] and , in [ a string \\" {"},\n'
         ' {"review_id": "a2", "text": oops},\n'
-        ' [1, 2],\n'
+        " [1, 2],\n"
         ' {"review_id": "a3", "text": "nested", "meta": {"k": [1, {"x": "}"}]}},\n'
         ' {"review_id": "a4", "text": "sur \\udc00"},\n'
         ' {"review_id": "a5", "text": "last"}\n]\n'
@@ -315,7 +356,9 @@ def test_json_array_is_streamed_element_by_element(monkeypatch):
 
 def test_json_array_faults():
     deep = "[" * 50_000 + "]" * 50_000
-    r = ingest_bytes("deep.json", f'[{{"review_id": "d1", "text": "ok"}}, {deep}, {{"review_id": "d2", "text": "ok"}}]'.encode())
+    r = ingest_bytes(
+        "deep.json", f'[{{"review_id": "d1", "text": "ok"}}, {deep}, {{"review_id": "d2", "text": "ok"}}]'.encode()
+    )
     assert [row["review_id"] for row in r.rows] == ["d1", "d2"]
     assert _reasons(r) == {2: "element 2: JSON nested too deeply"}
     r = ingest_bytes("cut.json", b'[{"review_id": "t1", "text": "ok"}, {"review_id": "t2", "te')
@@ -345,13 +388,16 @@ def test_parquet_wrong_types_become_strings_for_validation():
     assert [(row["review_id"], row["rating"]) for row in r.rows] == [("1", "5"), ("2", "five"), ("3", None)]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("s3://b/raw/reviews/dt=2026-01-01/my export #1 100%.jsonl.gz", (".jsonl", "gzip")),
-    ("s3://b/raw/reviews/dt=2026-01-01/avis clients é.CSV", (".csv", None)),
-    ("file:///x/dump.json", (".json", None)),
-    ("file:///x/a.tar.gz", (".tar", "gzip")),
-    ("file:///x/README", ("", None)),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("s3://b/raw/reviews/dt=2026-01-01/my export #1 100%.jsonl.gz", (".jsonl", "gzip")),
+        ("s3://b/raw/reviews/dt=2026-01-01/avis clients é.CSV", (".csv", None)),
+        ("file:///x/dump.json", (".json", None)),
+        ("file:///x/a.tar.gz", (".tar", "gzip")),
+        ("file:///x/README", ("", None)),
+    ],
+)
 def test_file_format_from_awkward_names(name, expected):
     assert file_format(name) == expected
 
@@ -382,7 +428,9 @@ class _FailingStream(io.RawIOBase):
     def read(self, size=-1):
         if self._buf.tell() >= self._fail_after:
             raise self._error
-        return self._buf.read(min(size if size is not None and size >= 0 else 1 << 30, self._fail_after - self._buf.tell()) or 1)
+        return self._buf.read(
+            min(size if size is not None and size >= 0 else 1 << 30, self._fail_after - self._buf.tell()) or 1
+        )
 
     def readinto(self, b):
         data = self.read(len(b))
@@ -404,7 +452,7 @@ def test_a_network_fault_mid_object_fails_the_task_instead_of_blaming_the_file(n
     rows = [json.dumps({"review_id": f"r{i}", "text": "words " * 30}) for i in range(3000)]
     data = ("[" + ",".join(rows) + "]").encode() if name.endswith(".json") else ("\n".join(rows) + "\n").encode()
     if name.endswith(".csv.zst"):
-        data = "review_id,text\n".encode() + "\n".join(f"r{i},{'words ' * 30}" for i in range(3000)).encode()
+        data = b"review_id,text\n" + "\n".join(f"r{i},{'words ' * 30}" for i in range(3000)).encode()
     data = _gzip.compress(data) if name.endswith(".gz") else _zst(data) if name.endswith(".zst") else data
     with pytest.raises(ObjectReadError):
         ingest_stream(name, _FailingStream(data, len(data) // 2, ObjectReadError("read failed: OSError")))
@@ -435,7 +483,9 @@ def test_rows_leave_in_batches_as_they_are_read():
 
     lines = [json.dumps({"review_id": f"r{i}", "text": "fine"}) for i in range(50_000)] + ["{bad"]
     batches: list[pa.Table] = []
-    r = ingest_stream("big.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()), sink=batches.append, batch_rows=20_000)
+    r = ingest_stream(
+        "big.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()), sink=batches.append, batch_rows=20_000
+    )
     assert [b.num_rows for b in batches] == [20_000, 20_000] and len(r.rows) == 10_000
     assert r.row_count == 50_000 and r.records == 50_001 and not r.discarded
     ids = [i for b in batches for i in b.column("review_id").to_pylist()] + [row["review_id"] for row in r.rows]
@@ -445,7 +495,9 @@ def test_rows_leave_in_batches_as_they_are_read():
 def test_a_stream_that_breaks_after_batches_left_voids_them():
     from nlp_tasks.ingest import ingest_stream
 
-    data = _gzip.compress(("\n".join(json.dumps({"review_id": f"r{i}", "text": "x " * 20}) for i in range(60_000)) + "\n").encode())
+    data = _gzip.compress(
+        ("\n".join(json.dumps({"review_id": f"r{i}", "text": "x " * 20}) for i in range(60_000)) + "\n").encode()
+    )
     batches: list[pa.Table] = []
     r = ingest_stream("cut.jsonl.gz", io.BytesIO(data[: len(data) * 3 // 4]), sink=batches.append, batch_rows=10_000)
     assert batches and r.discarded

@@ -1,5 +1,6 @@
 """Champion vs challenger: the statistics against hand-worked cases, the day's counts, pooling
 over days (by counts, not p-values), the verdict, and the registry's alias history."""
+
 from __future__ import annotations
 
 import json
@@ -96,7 +97,9 @@ def test_shard_counts_and_table_by_hand():
     assert total["champion_correct_binary"] == 3 and total["challenger_correct_binary"] == 3
     assert total["mcnemar_champion_only"] == 1 and total["mcnemar_challenger_only"] == 1
 
-    table = mc.build_table(counts, {"champion": "m1", "challenger": "m2"}, "3-class labels", "ok", 1.0, "run-1").to_pylist()
+    table = mc.build_table(
+        counts, {"champion": "m1", "challenger": "m2"}, "3-class labels", "ok", 1.0, "run-1"
+    ).to_pylist()
     overall = {r["role"]: r for r in table if r["scope"] == "overall"}
     assert set(overall) == {"champion", "challenger"}
     c, h = overall["champion"], overall["challenger"]
@@ -117,13 +120,37 @@ def test_shard_counts_and_table_by_hand():
 def _day_rows(day, n, champ_right, chal_right, both_right, champ_v="m1", chal_v="m2", acc3=(0.7, 0.7)):
     """Overall rows of one day with n rated binary rows and the given correctness counts."""
     b, c = champ_right - both_right, chal_right - both_right
-    common = {"dt": day, "scope": "overall", "compared_on": "3-class labels", "status": "ok", "rows": n, "agree": n - b - c,
-              "rated_rows": n, "rated_rows_binary": n, "mcnemar_champion_only": b, "mcnemar_challenger_only": c,
-              **{f"flips_{x}_to_{y}": 0 for x, y in mc.FLIPS}}
+    common = {
+        "dt": day,
+        "scope": "overall",
+        "compared_on": "3-class labels",
+        "status": "ok",
+        "rows": n,
+        "agree": n - b - c,
+        "rated_rows": n,
+        "rated_rows_binary": n,
+        "mcnemar_champion_only": b,
+        "mcnemar_challenger_only": c,
+        **{f"flips_{x}_to_{y}": 0 for x, y in mc.FLIPS},
+    }
     out = []
-    for role, v, right, a3 in (("champion", champ_v, champ_right, acc3[0]), ("challenger", chal_v, chal_right, acc3[1])):
-        out.append({**common, "role": role, "model_version": v, "n_negative": n // 2, "n_neutral": 0, "n_positive": n - n // 2,
-                    "mean_p_positive": 0.5, "correct_binary": right, "correct_3class": round(a3 * n)})
+    for role, v, right, a3 in (
+        ("champion", champ_v, champ_right, acc3[0]),
+        ("challenger", chal_v, chal_right, acc3[1]),
+    ):
+        out.append(
+            {
+                **common,
+                "role": role,
+                "model_version": v,
+                "n_negative": n // 2,
+                "n_neutral": 0,
+                "n_positive": n - n // 2,
+                "mean_p_positive": 0.5,
+                "correct_binary": right,
+                "correct_3class": round(a3 * n),
+            }
+        )
     return out
 
 
@@ -140,7 +167,9 @@ def test_pool_adds_counts_and_the_verdicts():
     assert mc.verdict(pooled)[0] == "promote"
     assert mc.verdict(one)[0] == "not enough data"  # 0.80 vs 0.84 needs ~1,400 rated rows
 
-    worse3 = _day_rows("2026-03-01", 100, 80, 84, 79, acc3=(0.7, 0.65)) + _day_rows("2026-03-02", 100, 80, 84, 79, acc3=(0.7, 0.65))
+    worse3 = _day_rows("2026-03-01", 100, 80, 84, 79, acc3=(0.7, 0.65)) + _day_rows(
+        "2026-03-02", 100, 80, 84, 79, acc3=(0.7, 0.65)
+    )
     assert mc.verdict(mc.pool(worse3))[0] == "keep"  # better binary, 5 points worse 3-class
     worse = _day_rows("2026-03-01", 300, 250, 200, 195)
     assert mc.verdict(mc.pool(worse))[0] == "keep"
@@ -179,7 +208,9 @@ def test_every_alias_move_is_recorded_and_rollback_walks_back(three_versions):
     registry.set_alias(lake, "v2", registry.CHALLENGER, by="ana")
     moves = registry.history(lake)
     assert [(m["alias"], m["from"], m["to"], m["by"]) for m in moves] == [
-        ("production", None, "v1", "ana"), ("production", "v1", "v2", "ben"), ("production", "v2", "v3", "ana"),
+        ("production", None, "v1", "ana"),
+        ("production", "v1", "v2", "ben"),
+        ("production", "v2", "v3", "ana"),
         ("challenger", None, "v2", "ana"),
     ]
     assert moves[2]["evidence"] == {"verdict": "promote"} and moves[0]["at"].endswith("+00:00")
@@ -216,7 +247,9 @@ def test_promote_if_better_moves_production_only_on_the_evidence(three_versions)
     assert one_day.returncode == 0, one_day.stderr
     assert "verdict: not enough data" in one_day.stdout and registry.aliases(lake)["production"] == "v1"
 
-    dry = _cli("promote", "--data-root", lake.root, "--if-better", "--from", "2026-03-01", "--to", "2026-03-02", "--dry-run")
+    dry = _cli(
+        "promote", "--data-root", lake.root, "--if-better", "--from", "2026-03-01", "--to", "2026-03-02", "--dry-run"
+    )
     assert "verdict: promote" in dry.stdout and "would move production v1 -> v2" in dry.stdout
     assert registry.aliases(lake)["production"] == "v1"
 
@@ -224,7 +257,11 @@ def test_promote_if_better_moves_production_only_on_the_evidence(three_versions)
     assert moved.returncode == 0, moved.stderr
     assert registry.aliases(lake) == {"production": "v2"}  # the challenger became production
     last = [m for m in registry.history(lake) if m["alias"] == "production"][-1]
-    assert last["action"] == "if-better" and last["evidence"]["verdict"] == "promote" and last["evidence"]["days"] == ["2026-03-01", "2026-03-02"]
+    assert (
+        last["action"] == "if-better"
+        and last["evidence"]["verdict"] == "promote"
+        and last["evidence"]["days"] == ["2026-03-01", "2026-03-02"]
+    )
 
     # The window's champion is no longer production: its evidence cannot move anything again.
     again = _cli("promote", "--data-root", lake.root, "--if-better", "--from", "2026-03-01", "--to", "2026-03-02")

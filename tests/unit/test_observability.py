@@ -1,4 +1,5 @@
 """Stage metrics through a real StatsD client over UDP, the log context, and the run's cost."""
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,7 @@ def _drain(sock) -> list[str]:
         while True:
             out += sock.recv(65535).decode().splitlines()
             sock.settimeout(0.3)
-    except socket.timeout:
+    except TimeoutError:
         return out
 
 
@@ -80,7 +81,9 @@ def test_log_context_is_on_every_line_and_unwinds(caplog):
     logger.addFilter(flt)
     try:
         with caplog.at_level(logging.INFO, logger=logger.name):
-            with obs.log_context(run_id="scheduled__2026-03-01", dt="2026-03-01", stage="score", shard="part-00001.parquet"):
+            with obs.log_context(
+                run_id="scheduled__2026-03-01", dt="2026-03-01", stage="score", shard="part-00001.parquet"
+            ):
                 logger.info("scored %d rows", 10)
                 with obs.log_context(shard="part-00002.parquet"):
                     logger.info("inner")
@@ -110,8 +113,20 @@ def test_run_summary_prices_task_seconds_per_stage():
         "validate": [{"rows": 998, "rejected": 3, "seconds": 2.0}],
         "redact": [{"rows": 500, "seconds": 0.5}, {"rows": 495, "seconds": 0.5}],
         "score": [
-            {"rows": 500, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider", "peak_rss_mb": 900.0},
-            {"rows": 495, "seconds": 30.0, "model_version": "m1", "provider": "CPUExecutionProvider", "peak_rss_mb": 950.0},
+            {
+                "rows": 500,
+                "seconds": 30.0,
+                "model_version": "m1",
+                "provider": "CPUExecutionProvider",
+                "peak_rss_mb": 900.0,
+            },
+            {
+                "rows": 495,
+                "seconds": 30.0,
+                "model_version": "m1",
+                "provider": "CPUExecutionProvider",
+                "peak_rss_mb": 950.0,
+            },
         ],
         "drift": [{"rows": 995, "seconds": 1.0, "peak_rss_mb": 300.0}],
         "publish": [{"rows_in": 1000, "seconds": 2.0, "peak_rss_mb": 250.5}],

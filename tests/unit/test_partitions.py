@@ -1,5 +1,6 @@
 """Published partitions of several files: bounded files and row groups, an atomic switch for
 readers that honour _SUCCESS, old files gone after it; DuckDB and pandas read them as they are."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def _stage(lake, folder, tables, rows_per_file, row_group_rows):
 
 
 def test_staged_files_hold_bounded_rows_and_row_groups(local_lake):
-    staged = _stage(local_lake, "_staging/x", [_table(7), _table(30, 7), _table(5, 37)], rows_per_file=16, row_group_rows=5)
+    staged = _stage(
+        local_lake, "_staging/x", [_table(7), _table(30, 7), _table(5, 37)], rows_per_file=16, row_group_rows=5
+    )
     assert [r for _, r in staged] == [16, 16, 10]
     for uri, rows in staged:
         meta = pq.ParquetFile(local_lake.path(uri)).metadata
@@ -38,7 +41,13 @@ def test_staged_files_hold_bounded_rows_and_row_groups(local_lake):
 def test_row_groups_of_long_texts_are_cut_by_size(local_lake, monkeypatch):
     monkeypatch.setattr(partitions, "ROW_GROUP_BYTES", 10_000)
     long = pa.table({"i": pa.array(range(40), pa.int64()), "tag": ["x" * 1_000] * 40})
-    staged = _stage(local_lake, "_staging/l", [long.slice(0, 8), long.slice(8, 8), long.slice(16, 24)], rows_per_file=100, row_group_rows=50)
+    staged = _stage(
+        local_lake,
+        "_staging/l",
+        [long.slice(0, 8), long.slice(8, 8), long.slice(16, 24)],
+        rows_per_file=100,
+        row_group_rows=50,
+    )
     meta = pq.ParquetFile(local_lake.path(staged[0][0])).metadata
     groups = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     assert groups == [16, 24]  # 8 rows (8 kB) wait for more; 16 rows pass 10 kB: one group each time
@@ -148,11 +157,13 @@ def test_publish_writes_bounded_files_and_summaries_from_partial_aggregates(publ
     at_once = publishing.build_summary(run.run_id, whole, out["rows_in"], out["rows_quarantined"], out["drift_verdict"])
     got, want = summary.to_pylist(), at_once.to_pylist()
     assert len(got) == len(want) > 2
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         for k, v in w.items():
             assert g[k] == (pytest.approx(v) if isinstance(v, float) else v), k
     manifest = json.loads(lake.read_text(lake.uri(layout.manifest(run.day))))
-    assert manifest["labels"] == {k: int(v) for k, v in zip(*np.unique(whole.column("label").to_pylist(), return_counts=True))}
+    assert manifest["labels"] == {
+        k: int(v) for k, v in zip(*np.unique(whole.column("label").to_pylist(), return_counts=True), strict=True)
+    }
     assert sum(f["reported"] for f in manifest["files"]) == report.num_rows
 
 

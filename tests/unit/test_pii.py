@@ -427,4 +427,3 @@ def test_cli_malformed_lines_reported_by_number(tmp_path):
     assert secret not in proc.stderr
     assert [r["id"] for r in out] == [1, 6]
     assert out[1]["redacted"] == "card [CARD]"
-

@@ -50,7 +50,7 @@ PROSTIR = luhn_number("9", 16)
         (f"they charged {grouped(MIR)} again", grouped(MIR)),
         (f"refund {UNIONPAY19} please", UNIONPAY19),
         (f"{grouped(UNIONPAY19, '-')} declined", grouped(UNIONPAY19, "-")),
-        (f"charged 3056 930902 5904 today", "3056 930902 5904"),
+        ("charged 3056 930902 5904 today", "3056 930902 5904"),
         (f"Troy {TROY}", TROY),
         # Broad ranges (Maestro 50/56-69 and the national schemes in it, 9-series, JCB legacy
         # 1800/2131): next to a card word...
@@ -200,8 +200,12 @@ def test_vanity_negatives(text):
 
 @pytest.mark.parametrize(
     "value",
-    ["GB82 WEST 1234 5698 7654 32", "DE89-3704-0044-0532-0130-00", "FR14 2004 1010 0505 0001 3M02 606",
-     "NL91-ABNA-0417-1643-00"],
+    [
+        "GB82 WEST 1234 5698 7654 32",
+        "DE89-3704-0044-0532-0130-00",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "NL91-ABNA-0417-1643-00",
+    ],
 )
 def test_spaced_and_dashed_iban(value):
     assert spans(f"IBAN {value} thanks") == [("IBAN", value)]
@@ -216,8 +220,15 @@ def test_iban_bad_check_digits_or_mixed_separators():
 
 
 @pytest.mark.parametrize(
-    "value", ["2001:db8::ff00:42:8329", "fe80::1ff:fe23:4567:890a", "::1", "::ffff:192.0.2.128", "2001:db8::",
-              "2001:0db8:0000:0000:0000:ff00:0042:8329"],
+    "value",
+    [
+        "2001:db8::ff00:42:8329",
+        "fe80::1ff:fe23:4567:890a",
+        "::1",
+        "::ffff:192.0.2.128",
+        "2001:db8::",
+        "2001:0db8:0000:0000:0000:ff00:0042:8329",
+    ],
 )
 def test_ipv6_compressed_forms(value):
     assert spans(f"blocked from {value} again") == [("IP", value)]
@@ -230,8 +241,14 @@ def test_ip_after_edit_header_but_not_after_version_word():
 
 
 def test_batch_path_agrees_on_new_classes():
-    texts = [f"paid with my maestro card {MAESTRO12}", "Call 1-800-FLOWERS today", "Tel. 06458/92441915",
-             "IBAN DE89-3704-0044-0532-0130-00", "blocked from ::1 again", f"my JCB card {JCB15} expired"]
+    texts = [
+        f"paid with my maestro card {MAESTRO12}",
+        "Call 1-800-FLOWERS today",
+        "Tel. 06458/92441915",
+        "IBAN DE89-3704-0044-0532-0130-00",
+        "blocked from ::1 again",
+        f"my JCB card {JCB15} expired",
+    ]
     batch, _ = redact_batch(texts)
     assert batch == [redact(t).text for t in texts]
     assert all("[" in b for b in batch)

@@ -1,4 +1,5 @@
 """The stages chained as plain functions on a local lake, as the DAG chains them."""
+
 from __future__ import annotations
 
 import json
@@ -142,15 +143,22 @@ def test_score_reads_title_and_text_and_writes_all_three_probabilities(run, mode
     from nlp_tasks.sentiment.engine import SentimentEngine
 
     titles = ["Broke in a week, total waste of money", None, "Absolutely love it"]
-    texts = ["I ordered it in March for my sister.", "I ordered it in March for my sister.", "I ordered it in March for my sister."]
+    texts = [
+        "I ordered it in March for my sister.",
+        "I ordered it in March for my sister.",
+        "I ordered it in March for my sister.",
+    ]
     shard = run.work("redacted", "part-00000.parquet")
     run.lake.write_parquet(
-        pa.table({"review_id": ["a", "b", "c"], "title_redacted": pa.array(titles, pa.string()), "text_redacted": texts}), shard
+        pa.table(
+            {"review_id": ["a", "b", "c"], "title_redacted": pa.array(titles, pa.string()), "text_redacted": texts}
+        ),
+        shard,
     )
     out = run.lake.read_parquet(pipeline.score(run, shard, str(model_dir))["shard"]).to_pylist()
     engine = SentimentEngine(model_dir, provider="cpu")
-    want = engine.predict_proba([review_input(ti, te) for ti, te in zip(titles, texts)])
-    for row, p in zip(out, want):
+    want = engine.predict_proba([review_input(ti, te) for ti, te in zip(titles, texts, strict=True)])
+    for row, p in zip(out, want, strict=True):
         assert row["p_negative"] == pytest.approx(float(p[0]), abs=1e-6)
         assert row["p_neutral"] == pytest.approx(float(p[1]), abs=1e-6)
         assert row["score"] == pytest.approx(float(p[2]), abs=1e-6)
@@ -164,11 +172,18 @@ def test_rating_agreement_and_its_binary_twin():
 
     ratings = [1, 2, 3, 4, 5, 5, None]
     labels = ["negative", "neutral", "neutral", "positive", "positive", "negative", "positive"]
-    report = pa.table({
-        "product_id": ["p"] * 7, "label": labels, "score": [0.5] * 7, "rating": pa.array(ratings, pa.int8()),
-        "pii_entities": pa.array([0] * 7, pa.int32()), "source_file": ["f"] * 7, "model_version": ["m"] * 7,
-        **{f"pii_{t}": pa.array([0] * 7, pa.int32()) for t in ("email", "phone", "card", "ssn", "ip", "iban")},
-    })
+    report = pa.table(
+        {
+            "product_id": ["p"] * 7,
+            "label": labels,
+            "score": [0.5] * 7,
+            "rating": pa.array(ratings, pa.int8()),
+            "pii_entities": pa.array([0] * 7, pa.int32()),
+            "source_file": ["f"] * 7,
+            "model_version": ["m"] * 7,
+            **{f"pii_{t}": pa.array([0] * 7, pa.int32()) for t in ("email", "phone", "card", "ssn", "ip", "iban")},
+        }
+    )
     overall = publishing.build_summary("r", report, 7, 0, "ok").to_pylist()[0]
     assert overall["rating_agreement"] == pytest.approx(4 / 6) and overall["rows_rated"] == 6
     # 3 stars and unrated rows are left out; a neutral label on a 2-star review is a miss.
@@ -210,8 +225,13 @@ def test_validate_by_shard_gives_the_whole_day_verdicts(run, monkeypatch, batch_
     j = lambda **kw: json.dumps(kw)  # noqa: E731
     a = [j(review_id=f"a{i}", text=f"review {i}", rating=1 + i % 5) for i in range(10)]
     a += [j(review_id="a3", text="same id, later line"), j(review_id="x", text="bad stars", rating=9)]
-    b = [j(review_id="a5", text="same id, another file"), j(review_id="x", text="repeats a rejected id"),
-         j(review_id="b1", text="   "), j(review_id="b1", text="repeats a blank one"), j(review_id="b2", text="fine")]
+    b = [
+        j(review_id="a5", text="same id, another file"),
+        j(review_id="x", text="repeats a rejected id"),
+        j(review_id="b1", text="   "),
+        j(review_id="b1", text="repeats a blank one"),
+        j(review_id="b2", text="fine"),
+    ]
     run.lake.write_text(f"{raw}/a.jsonl", "\n".join(a) + "\n")
     run.lake.write_text(f"{raw}/b.jsonl", "\n".join(b) + "\n")
     ingested = [pipeline.ingest(run, f, i, 4) for i, f in enumerate(pipeline.discover(run))]
@@ -223,7 +243,11 @@ def test_validate_by_shard_gives_the_whole_day_verdicts(run, monkeypatch, batch_
 
     got_valid = pa.concat_tables([run.lake.read_parquet(s) for s in out["shards"]])
     assert got_valid.column("review_id").to_pylist() == want.valid.column("review_id").to_pylist()
-    assert [s.rsplit("/", 1)[-1] for s in out["shards"]] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert [s.rsplit("/", 1)[-1] for s in out["shards"]] == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     assert [run.lake.read_parquet(s).num_rows for s in out["shards"]] == [4, 4, 3]  # balanced
     got_q = pa.concat_tables([run.lake.read_parquet(u) for u in out["quarantine"]]).to_pylist()
     reasons = lambda rows: sorted((r["source_file"].rsplit("/", 1)[-1], r["source_row"], r["reason"]) for r in rows)  # noqa: E731

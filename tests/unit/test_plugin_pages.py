@@ -1,6 +1,7 @@
 """What a person sees of the UI plugin: the list page, the bar on report pages, HTML error
 pages for a browser (JSON for API clients), the tab answering 404 for other DAGs, and the
 redirect of /nlp-reports to /nlp-reports/."""
+
 from __future__ import annotations
 
 import asyncio
@@ -59,7 +60,11 @@ def test_errors_are_pages_for_a_browser_and_json_for_api_clients(client):
     c, _ = client
     r = c.get("/day/2026-01-01", headers=BROWSER)
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
-    assert "<h1>404 · Not found</h1>" in r.text and "no HTML report for 2026-01-01" in r.text and "{" not in r.text.split("<body>")[1].split("<h1>")[0]
+    assert (
+        "<h1>404 · Not found</h1>" in r.text
+        and "no HTML report for 2026-01-01" in r.text
+        and "{" not in r.text.split("<body>")[1].split("<h1>")[0]
+    )
     r = c.get("/day/2026-13-45", headers=BROWSER)
     assert r.status_code == 400 and "<h1>400" in r.text
     assert c.get("/day/2026-01-01").json() == {"detail": "no HTML report for 2026-01-01"}
@@ -89,10 +94,14 @@ def test_slash_redirect(plugin):
         sent.append(message)
 
     mw = plugin._SlashRedirect(inner)
-    asyncio.run(mw({"type": "http", "path": "/nlp-reports", "root_path": "", "query_string": b"a=1", "headers": []}, None, send))
+    asyncio.run(
+        mw({"type": "http", "path": "/nlp-reports", "root_path": "", "query_string": b"a=1", "headers": []}, None, send)
+    )
     start = next(m for m in sent if isinstance(m, dict) and m["type"] == "http.response.start")
     assert start["status"] == 307 and (b"location", b"/nlp-reports/?a=1") in start["headers"]
     sent.clear()
-    asyncio.run(mw({"type": "http", "path": "/nlp-reports/", "root_path": "", "query_string": b"", "headers": []}, None, send))
+    asyncio.run(
+        mw({"type": "http", "path": "/nlp-reports/", "root_path": "", "query_string": b"", "headers": []}, None, send)
+    )
     assert sent == [("inner", "/nlp-reports/")]
     assert plugin.NlpReportsPlugin.fastapi_root_middlewares[0]["middleware"] is plugin._SlashRedirect

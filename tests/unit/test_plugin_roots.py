@@ -1,4 +1,5 @@
 """The UI plugin reads report pages only under allowed data roots (nlp_tasks.roots)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The INT8 variant follows the delta's quantisation recipe, on the real built model."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ def test_built_int8_model_follows_the_committed_recipe(model_dir):
     ops = _ops(model_dir / "model.int8.onnx")
     for name in want:
         # Every recipe node is still there under its FP32 op (the Gemm's split name aside).
-        assert ops.get(name) in ("MatMul", "Gemm", "Attention", "EmbedLayerNormalization") or name.endswith("_MatMul"), name
+        assert ops.get(name) in ("MatMul", "Gemm", "Attention", "EmbedLayerNormalization") or name.endswith(
+            "_MatMul"
+        ), name
     # And it still scores like the FP32 model on plain reviews.
     int8 = SentimentEngine(model_dir, provider="cpu", variant="int8").predict_proba(TEXTS)
     fp32 = SentimentEngine(model_dir, provider="cpu", variant="fp32").predict_proba(TEXTS)

@@ -1,4 +1,5 @@
 """Model registry in the data root: publish, alias, resolve, fetch with checksums, local and S3."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Weekly rollup of the daily summaries, and the Asset-scheduled DAG that runs it."""
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,38 @@ REPO = Path(__file__).resolve().parents[2]
 
 def summary_day(lake, day, n, neg, agree, rated, verdict="ok", with_rated=True):
     rows = [
-        {"scope": "overall", "product_id": None, "rows_in": n + 1, "rows_reported": n, "rows_quarantined": 1,
-         "negative_share": neg, "neutral_share": 0.1, "positive_share": 0.9 - neg, "mean_score": 1 - neg,
-         "rating_agreement": agree, "pii_entities": 2, "drift_verdict": verdict, "run_id": "r", "rows_rated": rated},
-        {"scope": "product", "product_id": "p1", "rows_in": None, "rows_reported": n, "rows_quarantined": None,
-         "negative_share": neg, "neutral_share": 0.1, "positive_share": 0.9 - neg, "mean_score": 1 - neg,
-         "rating_agreement": agree, "pii_entities": 2, "drift_verdict": verdict, "run_id": "r", "rows_rated": rated},
+        {
+            "scope": "overall",
+            "product_id": None,
+            "rows_in": n + 1,
+            "rows_reported": n,
+            "rows_quarantined": 1,
+            "negative_share": neg,
+            "neutral_share": 0.1,
+            "positive_share": 0.9 - neg,
+            "mean_score": 1 - neg,
+            "rating_agreement": agree,
+            "pii_entities": 2,
+            "drift_verdict": verdict,
+            "run_id": "r",
+            "rows_rated": rated,
+        },
+        {
+            "scope": "product",
+            "product_id": "p1",
+            "rows_in": None,
+            "rows_reported": n,
+            "rows_quarantined": None,
+            "negative_share": neg,
+            "neutral_share": 0.1,
+            "positive_share": 0.9 - neg,
+            "mean_score": 1 - neg,
+            "rating_agreement": agree,
+            "pii_entities": 2,
+            "drift_verdict": verdict,
+            "run_id": "r",
+            "rows_rated": rated,
+        },
     ]
     table = pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA)
     if not with_rated:  # a partition written before rows_rated existed
@@ -61,7 +88,9 @@ def test_rollup_week_weights_and_replaces(local_lake):
     table = local_lake.read_parquet(again["uri"])
     assert table.column("complete").to_pylist() == [True, True] and table.column("days").to_pylist() == [7, 7]
     assert local_lake.list_files(local_lake.uri("reports/rollup/week=2026-W47")) == [again["uri"]]
-    assert json.loads(local_lake.read_text(local_lake.uri("reports/rollup/week=2026-W47/_SUCCESS")))["run_id"] == "roll-2"
+    assert (
+        json.loads(local_lake.read_text(local_lake.uri("reports/rollup/week=2026-W47/_SUCCESS")))["run_id"] == "roll-2"
+    )
     assert rollup.latest_summary_day(local_lake) == "2026-11-22"
     assert rollup.rollup_week(local_lake, "2026-12-30", "x")["uri"] is None  # nothing published that week
 
@@ -81,7 +110,9 @@ def test_rollup_dag_in_a_real_dagbag(tmp_path):
         "  'reports': REVIEW_REPORTS.name, 'uri': REVIEW_REPORTS.uri, 'heavy': heavy, 'params': sorted(dag.params)}))\n"
     )
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["errors"] == {} and got["tasks"] == ["rollup"] and got["heavy"] == []
     assert got["assets"] == ["review_sentiment_reports"] and got["reports"] == "review_sentiment_reports"
@@ -101,8 +132,11 @@ def test_rollup_reads_the_triggering_event(tmp_path, monkeypatch):
         def __init__(self, ts, extra):
             self.timestamp, self.extra = ts, extra
 
-    t0 = dt.datetime(2026, 11, 17, 2, tzinfo=dt.timezone.utc)
-    events = [Event(t0, {"dt": "2026-11-16"}), Event(t0 + dt.timedelta(hours=1), {"dt": "2026-11-17", "data_root": "s3://b/p"})]
+    t0 = dt.datetime(2026, 11, 17, 2, tzinfo=dt.UTC)
+    events = [
+        Event(t0, {"dt": "2026-11-16"}),
+        Event(t0 + dt.timedelta(hours=1), {"dt": "2026-11-17", "data_root": "s3://b/p"}),
+    ]
 
     class Accessor(dict):
         pass

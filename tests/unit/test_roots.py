@@ -1,4 +1,5 @@
 """The data-root allow-list (nlp_tasks.roots): segment matching after normalisation."""
+
 from __future__ import annotations
 
 import os
@@ -72,7 +73,13 @@ def tree(tmp_path):
 def test_file_roots_exact_sub_and_trailing_slash(tree):
     tmp, lake, _ = tree
     a = allowed(f"file://{lake}", default="s3://reviews")
-    for root in (f"file://{lake}", f"file://{lake}/", f"file://{lake}/sub", f"file://{lake}/sub/", f"file://{lake}/not-yet-created"):
+    for root in (
+        f"file://{lake}",
+        f"file://{lake}/",
+        f"file://{lake}/sub",
+        f"file://{lake}/sub/",
+        f"file://{lake}/not-yet-created",
+    ):
         assert is_allowed(root, a), root
     assert not is_allowed(f"file://{tmp}/allowed/lake-other", a)  # shares a prefix
     assert not is_allowed(f"file://{tmp}/allowed", a)

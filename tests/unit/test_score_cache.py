@@ -1,4 +1,5 @@
 """The score cache across nights: bounded, never failing a night, bit-identical to a cold run."""
+
 from __future__ import annotations
 
 import logging
@@ -62,7 +63,9 @@ def test_an_unreadable_segment_is_a_miss_not_an_error(local_lake, caplog):
     cache = ScoreCache(local_lake, "m-1", "r", CLASSES)
     keys = [text_key("a"), text_key("b")]
     cache.add("2026-01-01", keys[:1], _probs(1))
-    local_lake.write_bytes(local_lake.uri(cache.folder.split(local_lake.root, 1)[1].lstrip("/"), "part-broken.parquet"), b"not parquet")
+    local_lake.write_bytes(
+        local_lake.uri(cache.folder.split(local_lake.root, 1)[1].lstrip("/"), "part-broken.parquet"), b"not parquet"
+    )
     with caplog.at_level(logging.WARNING):
         found, _ = cache.lookup(keys)
     assert found.tolist() == [True, False] and "unreadable" in caplog.text
@@ -72,10 +75,17 @@ def test_an_unreadable_segment_is_a_miss_not_an_error(local_lake, caplog):
 def shard(local_lake):
     run = pipeline.Run(local_lake, "2026-02-01", "manual__a")
     titles = ["Broke in a week", None, "Love it", None, None]
-    texts = ["I ordered it in March.", "Great value, works as described.", "Fits well.", "Great value, works as described.", "Meh " * 200]
+    texts = [
+        "I ordered it in March.",
+        "Great value, works as described.",
+        "Fits well.",
+        "Great value, works as described.",
+        "Meh " * 200,
+    ]
     uri = run.work("redacted", "part-00000.parquet")
     local_lake.write_parquet(
-        pa.table({"review_id": list("abcde"), "title_redacted": pa.array(titles, pa.string()), "text_redacted": texts}), uri
+        pa.table({"review_id": list("abcde"), "title_redacted": pa.array(titles, pa.string()), "text_redacted": texts}),
+        uri,
     )
     return run, uri
 

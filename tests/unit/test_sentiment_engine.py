@@ -1,4 +1,5 @@
 """The ONNX Runtime engine on the real exported model, and its provider selection."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,16 @@ import numpy as np
 import pytest
 
 from nlp_tasks.sentiment import label_for, labels_from_proba
-from nlp_tasks.sentiment.engine import CPU, CUDA, OPENVINO, ProviderChoice, SentimentEngine, available_cpus, choose_provider, padded_width
+from nlp_tasks.sentiment.engine import (
+    CPU,
+    CUDA,
+    OPENVINO,
+    ProviderChoice,
+    SentimentEngine,
+    available_cpus,
+    choose_provider,
+    padded_width,
+)
 
 ALL = {"model.onnx", "model.int8.onnx", "model.fp16.onnx", "model.ov-int8.xml"}
 
@@ -136,13 +146,28 @@ def test_predict_cli(tmp_path, model_dir):
     src = tmp_path / "in.jsonl"
     src.write_text(
         "\n".join(
-            [json.dumps({"id": 1, "text": "Wonderful, I love it"}), "not json", json.dumps({"id": "b", "text": "Awful, hate it"})]
+            [
+                json.dumps({"id": 1, "text": "Wonderful, I love it"}),
+                "not json",
+                json.dumps({"id": "b", "text": "Awful, hate it"}),
+            ]
         )
         + "\n"
     )
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "nlp_tasks.sentiment", "predict", "--input", str(src), "--output", str(out), "--model", str(model_dir)],
+        [
+            sys.executable,
+            "-m",
+            "nlp_tasks.sentiment",
+            "predict",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+            "--model",
+            str(model_dir),
+        ],
         capture_output=True,
         text=True,
     )

@@ -1,4 +1,5 @@
 """One storage API over a local folder and a real S3 endpoint (moto server over HTTP)."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -53,7 +54,11 @@ def test_bytes_are_stored_as_given_whatever_the_name(request, lake_kind):
     import gzip
 
     lake = request.getfixturevalue(lake_kind)
-    for name, data in (("plain.jsonl.gz", b'{"a": 1}\n'), ("real.jsonl.gz", gzip.compress(b'{"a": 1}\n')), ("x.zst", b"abc")):
+    for name, data in (
+        ("plain.jsonl.gz", b'{"a": 1}\n'),
+        ("real.jsonl.gz", gzip.compress(b'{"a": 1}\n')),
+        ("x.zst", b"abc"),
+    ):
         lake.write_bytes(lake.uri(name), data)
         assert lake.read_bytes(lake.uri(name)) == data, name
         with lake.open_input(lake.uri(name)) as f:
@@ -63,13 +68,22 @@ def test_bytes_are_stored_as_given_whatever_the_name(request, lake_kind):
 def test_s3_options_from_the_environment_and_from_a_connection():
     from nlp_tasks.storage import S3Options, lake_for
 
-    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu-west-1"}
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_REGION": "eu-west-1",
+    }
     assert S3Options.from_env(env) == S3Options("http://127.0.0.1:9000", "k", "s", None, "eu-west-1")
     assert S3Options.from_env({}) == S3Options()
     # An Airflow connection's JSON form (AIRFLOW_CONN_AWS_DEFAULT) and its object form agree,
     # and the endpoint may sit in extra.service_config.s3 as the Amazon provider writes it.
-    conn = {"conn_type": "aws", "login": "k", "password": "s",
-            "extra": {"service_config": {"s3": {"endpoint_url": "http://minio:9000"}}, "region_name": "us-east-1"}}
+    conn = {
+        "conn_type": "aws",
+        "login": "k",
+        "password": "s",
+        "extra": {"service_config": {"s3": {"endpoint_url": "http://minio:9000"}}, "region_name": "us-east-1"},
+    }
 
     class Conn:
         login, password, extra_dejson = "k", "s", conn["extra"]
@@ -83,9 +97,9 @@ def test_s3_options_from_the_environment_and_from_a_connection():
 
 
 def test_a_missing_airflow_connection_is_a_warning_naming_it(monkeypatch, capsys, caplog):
-    from nlp_tasks.airflow import connections
-
     from airflow.sdk import BaseHook
+
+    from nlp_tasks.airflow import connections
 
     def missing(conn_id):
         raise LookupError(conn_id)

@@ -4,6 +4,7 @@ A few steps on a tiny generated TSV: enough to move every trained tensor away fr
 initial value, so a delta that lost the biases, the LayerNorms or the adapter would not
 reproduce the trained model and the command would fail.
 """
+
 import json
 
 import pytest
@@ -32,10 +33,35 @@ def test_lora_delta_with_biases_layernorms_in_float16_reproduces_the_trained_mod
     out = tmp_path / "delta"
     train.main(
         [
-            "--method", "lora", "--train", str(tiny_tsv), "--dev", str(tiny_tsv), "--out", str(out),
-            "--epochs", "2", "--max-steps", "6", "--batch-size", "16", "--lr", "5e-3", "--head-lr", "1e-2",
-            "--lora-r", "4", "--lora-alpha", "8", "--lora-bias", "all", "--train-layernorm",
-            "--save-dtype", "float16", "--log-every", "100",
+            "--method",
+            "lora",
+            "--train",
+            str(tiny_tsv),
+            "--dev",
+            str(tiny_tsv),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "16",
+            "--lr",
+            "5e-3",
+            "--head-lr",
+            "1e-2",
+            "--lora-r",
+            "4",
+            "--lora-alpha",
+            "8",
+            "--lora-bias",
+            "all",
+            "--train-layernorm",
+            "--save-dtype",
+            "float16",
+            "--log-every",
+            "100",
         ]
     )
     tensors = load_file(str(out / "adapter" / "adapter_model.safetensors"))
@@ -75,7 +101,15 @@ def tiny_reviews(tmp_path):
         for i in range(6):
             for stars, texts in REVIEWS.items():
                 for j, t in enumerate(texts * (3 if stars == 5 else 1)):
-                    rows.append({"id": f"{src}-{stars}-{i}-{j}", "source": src, "rating": stars, "title": "Review" if j % 2 else "", "text": f"{t} {i}"})
+                    rows.append(
+                        {
+                            "id": f"{src}-{stars}-{i}-{j}",
+                            "source": src,
+                            "rating": stars,
+                            "title": "Review" if j % 2 else "",
+                            "text": f"{t} {i}",
+                        }
+                    )
     path = tmp_path / "tiny_train.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
@@ -87,10 +121,34 @@ def test_three_class_training_warm_starts_calibrates_and_records_its_rule(tiny_r
     out = tmp_path / "delta3"
     train.main(
         [
-            "--method", "lora", "--train", str(tiny_reviews), "--train", str(tiny_tsv), "--binary-subsample", "16",
-            "--dev", str(tiny_reviews), "--out", str(out), "--init-delta", str(DELTA_DIR),
-            "--max-steps", "4", "--batch-size", "16", "--lr", "1e-3", "--holdout-fraction", "0.3",
-            "--max-class-ratio", "1.5", "--save-dtype", "float16", "--log-every", "100",
+            "--method",
+            "lora",
+            "--train",
+            str(tiny_reviews),
+            "--train",
+            str(tiny_tsv),
+            "--binary-subsample",
+            "16",
+            "--dev",
+            str(tiny_reviews),
+            "--out",
+            str(out),
+            "--init-delta",
+            str(DELTA_DIR),
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "16",
+            "--lr",
+            "1e-3",
+            "--holdout-fraction",
+            "0.3",
+            "--max-class-ratio",
+            "1.5",
+            "--save-dtype",
+            "float16",
+            "--log-every",
+            "100",
         ]
     )
     head = json.loads((out / "head.json").read_text())

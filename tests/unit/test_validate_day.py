@@ -1,5 +1,6 @@
 """Validate as the DAG maps it (plan -> validate_batch per batch -> finish_validate) gives the
 verdicts, reasons and quarantine of the suite run on the concatenated day."""
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,20 @@ def tricky_day(run) -> list[dict]:
     a = [j(review_id=f"a{i}", text=f"review {i}", rating=1 + i % 5) for i in range(10)]
     a += [j(review_id="a3", text="same id, later line"), j(review_id="x", text="bad stars", rating=9)]
     a += [j(review_id="a1", text="   "), j(text="no id at all")]  # rejected and a duplicate; no id
-    b = [j(review_id="a5", text="same id, another file"), j(review_id="x", text="repeats a rejected id"),
-         j(review_id="b1", text="   "), j(review_id="b1", text="repeats a blank one"), j(review_id="b2", text="fine"),
-         j(review_id="a0", text="again, the third file's twin"), j(text="no id either")]
-    c = [j(review_id="a0", text="third copy"), j(review_id="c1", text="ok"), j(review_id="c1", text="ok twice", rating=7)]
+    b = [
+        j(review_id="a5", text="same id, another file"),
+        j(review_id="x", text="repeats a rejected id"),
+        j(review_id="b1", text="   "),
+        j(review_id="b1", text="repeats a blank one"),
+        j(review_id="b2", text="fine"),
+        j(review_id="a0", text="again, the third file's twin"),
+        j(text="no id either"),
+    ]
+    c = [
+        j(review_id="a0", text="third copy"),
+        j(review_id="c1", text="ok"),
+        j(review_id="c1", text="ok twice", rating=7),
+    ]
     return write_day(run, {"a.jsonl": a, "b.jsonl": b, "c.jsonl": c})
 
 
@@ -83,7 +94,10 @@ def test_mapped_validate_gives_the_whole_day_verdicts(run, monkeypatch, batch_ro
     assert why[("b.jsonl", 1)] == UNIQUE_REASON  # a5 again, in another file
     assert why[("b.jsonl", 2)] == UNIQUE_REASON  # repeats a rejected row's id: the rejected row won
     assert why[("a.jsonl", 13)] == f"{UNIQUE_REASON}; empty text"  # rejected and a duplicate: both
-    assert why[("c.jsonl", 1)] == UNIQUE_REASON and why[("c.jsonl", 3)] == f"{UNIQUE_REASON}; rating not an integer in 1..5"
+    assert (
+        why[("c.jsonl", 1)] == UNIQUE_REASON
+        and why[("c.jsonl", 3)] == f"{UNIQUE_REASON}; rating not an integer in 1..5"
+    )
     # Balanced shards of the kept rows, the same split as the single-process validate.
     sizes = [run.lake.read_parquet(s).num_rows for s in out["shards"]]
     assert sizes == pipeline.shard_sizes(out["valid"], 4)
@@ -170,7 +184,9 @@ def test_shards_are_capped_so_mapped_tasks_stay_within_airflows_limit(run, monke
     with caplog.at_level(logging.INFO, logger="nlp_tasks.validate_day"):
         out = mapped(run, ingested, shard_rows=2)
     assert len(out["shards"]) == 2 and any("to stay within 2 shards" in r.getMessage() for r in caplog.records)
-    assert [run.lake.read_parquet(s).num_rows for s in out["shards"]] == pipeline.shard_sizes(out["valid"], -(-out["valid"] // 2))
+    assert [run.lake.read_parquet(s).num_rows for s in out["shards"]] == pipeline.shard_sizes(
+        out["valid"], -(-out["valid"] // 2)
+    )
 
 
 def test_finish_is_safe_to_retry_and_merges_the_batches_data_docs(run, monkeypatch):

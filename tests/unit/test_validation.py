@@ -1,4 +1,5 @@
 """The Great Expectations suite finds the bad rows and says why; good rows come out typed."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -8,7 +9,13 @@ from nlp_tasks.validation import MAX_TEXT_CHARS, validate
 
 
 def rows(*recs):
-    base = {"title": None, "product_id": "P1", "rating": "5", "created_at": "2026-01-01T10:00:00Z", "source_kind": "review"}
+    base = {
+        "title": None,
+        "product_id": "P1",
+        "rating": "5",
+        "created_at": "2026-01-01T10:00:00Z",
+        "source_kind": "review",
+    }
     return pa.Table.from_pylist([{**base, **r} for r in recs], schema=INGESTED)
 
 
@@ -21,10 +28,29 @@ def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
         {"review_id": "d", "text": "bad date", "created_at": "not a date", "source_file": "a.jsonl", "source_row": 5},
         {"review_id": "ok1", "text": "dup in another file", "source_file": "b.csv", "source_row": 2},
         {"review_id": "long", "text": "x" * (MAX_TEXT_CHARS + 1), "source_file": "a.jsonl", "source_row": 6},
-        {"review_id": "ok2", "text": "four point oh", "rating": "4.0", "created_at": None, "source_file": "a.jsonl", "source_row": 7},
+        {
+            "review_id": "ok2",
+            "text": "four point oh",
+            "rating": "4.0",
+            "created_at": None,
+            "source_file": "a.jsonl",
+            "source_row": 7,
+        },
         {"review_id": "ok3", "text": "no rating", "rating": None, "source_file": "a.jsonl", "source_row": 8},
-        {"review_id": "fut", "text": "from the future", "created_at": "2026-01-05T00:00:00Z", "source_file": "a.jsonl", "source_row": 9},
-        {"review_id": "late", "text": "a day late is fine", "created_at": "2026-01-02T23:00:00+00:00", "source_file": "a.jsonl", "source_row": 10},
+        {
+            "review_id": "fut",
+            "text": "from the future",
+            "created_at": "2026-01-05T00:00:00Z",
+            "source_file": "a.jsonl",
+            "source_row": 9,
+        },
+        {
+            "review_id": "late",
+            "text": "a day late is fine",
+            "created_at": "2026-01-02T23:00:00+00:00",
+            "source_file": "a.jsonl",
+            "source_row": 10,
+        },
     )
     res = validate(t, day="2026-01-01")
     assert res.valid.schema == VALIDATED
@@ -85,7 +111,7 @@ def test_text_of_only_whitespace_or_zero_width_characters_is_empty():
         {"review_id": "zw", "text": "\u200b\u200c\u200d\u2060\ufeff", "source_file": "z.jsonl", "source_row": 1},
         {"review_id": "mix", "text": " \u200b\t\u00a0\u2003\n", "source_file": "z.jsonl", "source_row": 2},
         {"review_id": "ok", "text": "fine\u200b", "source_file": "z.jsonl", "source_row": 3},
-        {"review_id": "emoji", "text": "\U0001F44D", "source_file": "z.jsonl", "source_row": 4},
+        {"review_id": "emoji", "text": "\U0001f44d", "source_file": "z.jsonl", "source_row": 4},
     )
     res = validate(t, day="2026-01-01")
     assert res.valid.column("review_id").to_pylist() == ["ok", "emoji"]
