@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NLP_TASKS_MODEL_DIR := $(CURDIR)/build/model
 
-.PHONY: all venv model model-previous airflow browser demo demo-shadow test test-unit test-e2e test-integration bench clean distclean
+.PHONY: all venv model model-previous airflow browser demo demo-shadow lint format test test-unit test-e2e test-integration bench clean distclean
 
 all: demo
 
@@ -76,7 +76,17 @@ browser:
 	    || echo "WARNING: apt-get could not install chromium; the browser test will be skipped"; \
 	else echo "WARNING: no apt-get with root or sudo here: chromium not installed, the browser test will be skipped"; fi
 
-test: venv model browser
+# Lint, format check and types: config in pyproject.toml. `make format` applies the formatter.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint venv model browser
 	$(BIN)/python -m pytest -q -rs tests
 
 test-unit: venv model
