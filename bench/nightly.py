@@ -134,7 +134,8 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
 BODY = """
 import resource, subprocess, sys
 airflow, day, conf = sys.argv[1:4]
-p = subprocess.run([airflow, "dags", "test", "review_sentiment_nightly", day, "-c", conf], capture_output=True, text=True)
+cmd = [airflow, "dags", "test", "review_sentiment_nightly", day, "-c", conf]
+p = subprocess.run(cmd, capture_output=True, text=True)
 sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
 if p.returncode:
     sys.exit(p.returncode)

@@ -269,7 +269,8 @@ def main() -> None:
     stages = args.stages.split(",")
     if "drift" in stages or "publish" in stages:
         print(
-            f"drift, publish: made-up scores (no model: the score stage is not run), {args.reference_days} published reference days of N rows each"
+            "drift, publish: made-up scores (no model: the score stage is not run), "
+            f"{args.reference_days} published reference days of N rows each"
         )
     print(f"{'N':>9} {'raw MB':>8} " + " ".join(header(s) for s in stages))
     for n in args.sizes:
@@ -289,7 +290,8 @@ def main() -> None:
                     res = run_validate(root, Path(tmp), ingested)
                     validated = res
                     cells.append(
-                        f"{res['seconds']:12.1f} {res['batches']:8d} {res['batch_mb']:12.0f} {res['finish_s']:12.1f} {res['finish_mb']:12.0f}"
+                        f"{res['seconds']:12.1f} {res['batches']:8d} {res['batch_mb']:12.0f} "
+                        f"{res['finish_s']:12.1f} {res['finish_mb']:12.0f}"
                     )
                     continue
                 elif stage == "drift":

@@ -1,8 +1,9 @@
 """A self-contained HTML report per day: ``reports/html/dt=YYYY-MM-DD/report.html``.
 
 One file, no external assets: charts are PNGs (matplotlib, Agg, no display needed) at twice
-their display size, embedded as base64 data URIs, so the page can be mailed, opened from S3 or served by the Airflow plugin.
-It is built from the *published* partitions only (summary, drift, sentiment scores), so call
+their display size, embedded as base64 data URIs, so the page can be mailed, opened from S3 or
+served by the Airflow plugin. It is built from the *published* partitions only (summary, drift,
+sentiment scores), so call
 ``write_day`` after publish has committed the day. No review text is read or shown.
 
 Charts: label mix over the last 30 reported days (with rating agreement), the score
@@ -62,7 +63,6 @@ def score_sample(lake, files: list[str], k: int, seed: int = 7):
 def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: int = 50_000) -> dict:
     """Everything the page shows, as plain Python/numpy values (no text)."""
     from . import drift as D
-    from .pipeline import Run, reference_days
 
     layout.check_date(day)
     end = dt.date.fromisoformat(day)
@@ -82,7 +82,7 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     drift_rows = drift_t.to_pylist() if drift_t is not None else []
 
     dists = {"today": score_sample(lake, D.report_day_files(lake, day) or [], max_scores)}
-    ref_days = reference_days(Run(lake, day, "html-report"), window)
+    ref_days = D.window_days(lake, day, window)  # the reported days drift compared this day with
     ref_files = [f for d in ref_days for f in D.report_day_files(lake, d) or []]
     if ref_files:
         dists[f"rolling_{window}d ({ref_days[0]}..{ref_days[-1]})"] = score_sample(lake, ref_files, max_scores)
@@ -236,12 +236,12 @@ def chart_drift(rows: list[dict]):
     ax = fig.subplots()
     h = 0.8 / len(refs)
     hatches = ["", "//", "..", "xx"]
-    used = set()
+    used: set[str] = set()
     for j, ref in enumerate(refs):
         by_f = {r["feature"]: r for r in tested if r["reference"] == ref}
         ys = [i + j * h for i in range(len(feats))]
         vals = [by_f[f]["statistic"] if f in by_f else 0.0 for f in feats]
-        classes = [drift_class(by_f[f]) if f in by_f else "small" for f in feats]
+        classes = [(drift_class(by_f[f]) or "small") if f in by_f else "small" for f in feats]
         used.update(c for f, c in zip(feats, classes, strict=True) if f in by_f)
         ax.barh(
             ys,
@@ -255,7 +255,9 @@ def chart_drift(rows: list[dict]):
     threshold = tested[0]["threshold"]
     ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
     # The legend names only what the chart shows: each class present, each reference's pattern.
-    handles = [Patch(facecolor=DRIFT_CLASSES[c][0], label=DRIFT_CLASSES[c][1]) for c in DRIFT_CLASSES if c in used]
+    handles: list[Patch | Line2D] = [
+        Patch(facecolor=DRIFT_CLASSES[c][0], label=DRIFT_CLASSES[c][1]) for c in DRIFT_CLASSES if c in used
+    ]
     if len(refs) > 1:
         handles += [
             Patch(facecolor="#cccccc", hatch=hatches[j % len(hatches)], edgecolor="white", label=f"vs {ref}")
@@ -315,7 +317,8 @@ def _img(chart, alt: str) -> str:
     if not chart:
         return f"<p class=muted>{html.escape(alt)}: no data yet.</p>"
     b64, w, h = chart
-    return f'<figure class=chart><img alt="{html.escape(alt)}" width="{w}" height="{h}" src="data:image/png;base64,{b64}"></figure>'
+    img = f'<img alt="{html.escape(alt)}" width="{w}" height="{h}" src="data:image/png;base64,{b64}">'
+    return f"<figure class=chart>{img}</figure>"
 
 
 def comparison_section(rows: list[dict]) -> str:
@@ -355,12 +358,17 @@ def comparison_section(rows: list[dict]) -> str:
     p = "–" if champ.get("mcnemar_p") is None else f"{champ['mcnemar_p']:.3g}"
     need = champ.get("rows_needed_80_power")
     return f"""<h2>Champion vs challenger</h2>
-<p class=muted>status {html.escape(str(champ.get("status") or "–"))} · compared on {html.escape(str(champ.get("compared_on") or "–"))}
-· shadow fraction {_fmt(champ.get("shadow_fraction"))}. The challenger's labels never enter this report's other sections.</p>
+<p class=muted>status {html.escape(str(champ.get("status") or "–"))} · compared on
+{html.escape(str(champ.get("compared_on") or "–"))}
+· shadow fraction {_fmt(champ.get("shadow_fraction"))}. The challenger's labels never enter this report's other
+sections.</p>
 <div class=scroll><table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)}</tr>{body}</table></div>
-<p>agreement {_fmt(champ.get("agreement"), True)}, Cohen's kappa {kappa}; label flips champion → challenger: {html.escape(flips or "none")}.
-McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get("mcnemar_champion_only"))}, only challenger right
-{_fmt(champ.get("mcnemar_challenger_only"))}); rated rows a difference this size needs for 80% power: {_fmt(need) if need is not None else "–"}.
+<p>agreement {_fmt(champ.get("agreement"), True)}, Cohen's kappa {kappa}; label flips champion → challenger:
+{html.escape(flips or "none")}.
+McNemar exact p = {p} on rated rows (only champion right {_fmt(champ.get("mcnemar_champion_only"))},
+only challenger right {_fmt(champ.get("mcnemar_challenger_only"))});
+rated rows a difference this size needs for 80% power:
+{_fmt(need) if need is not None else "–"}.
 One night is rarely enough: pool a window with <code>python -m nlp_tasks.sentiment compare --from D1 --to D2</code>.</p>
 """
 
@@ -377,14 +385,16 @@ CSS = """
   figure.chart img { filter: invert(0.9) hue-rotate(180deg); }
 }
 * { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0; padding: 1rem 1.25rem 2rem;
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
+  margin: 0; padding: 1rem 1.25rem 2rem;
   color: var(--fg); background: var(--bg); line-height: 1.45; max-width: 1200px; }
 a { color: var(--link); }
 h1 { font-size: 1.4rem; margin: .25rem 0; } h2 { font-size: 1.1rem; margin-top: 1.75rem; }
 .sub { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; }
 .sub span { white-space: nowrap; } .sub span.wrap { white-space: normal; } .sub .id, .sub time { white-space: nowrap; }
 .sub span + span::before { content: " · "; }
-nav.reports { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .9rem; padding: .5rem 0; border-bottom: 1px solid var(--line); margin-bottom: .75rem; }
+nav.reports { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .9rem; padding: .5rem 0;
+  border-bottom: 1px solid var(--line); margin-bottom: .75rem; }
 nav.reports .right { margin-left: auto; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); gap: .6rem; }
 .kpi { border: 1px solid var(--line); border-radius: 6px; padding: .45rem .7rem; background: var(--card); }
@@ -444,7 +454,8 @@ def drift_table(drift_rows: list[dict]) -> str:
         ]
         body.append(f"<tr class={c or 'untested'}>" + "".join(f'<td class="{k}">{v}</td>' for v, k in cells) + "</tr>")
     head = "".join(f'<th class="{k}">{h}</th>' for h, k in cols)
-    return f"<div class=scroll><table class=drift><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    table = f"<table class=drift><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class=scroll>{table}</div>"
 
 
 NAV_MARKER = "<!-- nlp-reports:nav -->"
@@ -465,7 +476,7 @@ def _days_span(days) -> str:
 
 def render(data: dict, run_id: str = "") -> str:
     day = data["day"]
-    overall = next((r for r in data["summary"] if r["scope"] == "overall"), {})
+    overall: dict = next((r for r in data["summary"] if r["scope"] == "overall"), {})
     verdict = overall.get("drift_verdict")
     drift_rows = data["drift"]
     products = top_products(data["summary"])
@@ -483,7 +494,8 @@ def render(data: dict, run_id: str = "") -> str:
         ("drift", verdict_words(verdict)),
     ]
     kpi_html = "".join(
-        f'<div class="kpi{" drift" if k == "drift" and verdict == "drift" else ""}"><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>'
+        f'<div class="kpi{" drift" if k == "drift" and verdict == "drift" else ""}">'
+        f"<b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>"
         for k, v in kpis
     )
     refs = "; ".join(sorted({f"{r['reference']} ({_days_span(r.get('reference_days'))})" for r in drift_rows}))
@@ -514,8 +526,8 @@ def render(data: dict, run_id: str = "") -> str:
 {drift_table(drift_rows) if drift_rows else "<p class=muted>No drift tests: no reference days yet.</p>"}
 <p class=muted>A feature drifts only when its effect size (KS D, or total variation distance for the
 label mix and rating agreement) is at least the threshold AND its Benjamini-Hochberg adjusted p-value
-is below alpha{f" ({alpha:g})" if alpha is not None else ""}. A large effect on a small day is often not significant: its adjusted p can
-be 1.00, which is the correction working, not an error. mean of label_mix is the negative share; of
+is below alpha{f" ({alpha:g})" if alpha is not None else ""}. A large effect on a small day is often not significant:
+its adjusted p can be 1.00, which is the correction working, not an error. mean of label_mix is the negative share; of
 rating_agreement the agreement share.</p>
 <h2>Top products by negative share</h2>
 {_img(chart_products(products), "top products by negative share")}

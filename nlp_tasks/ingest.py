@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 import pyarrow as pa
 
@@ -254,7 +255,7 @@ def _loads(line: str):
     return json.loads(line)
 
 
-_scan_once = json.JSONDecoder().scan_once  # the decoder json.loads uses, same defaults
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the decoder json.loads uses, same defaults
 
 
 class _Raw(io.RawIOBase):
@@ -454,8 +455,8 @@ def _object_columns(objects: list[dict]) -> list[list]:
     columns: list[list] = [[] for _ in CANONICAL_FIELDS]
     # A file's records normally all have the same keys: transpose each run of records with
     # the same keys to columns in one go instead of picking fields record by record.
-    for keys, run in groupby(objects, key=tuple):
-        run = list(run)
+    for keys, group in groupby(objects, key=tuple):
+        run = list(group)
         values = [*zip(*map(dict.values, run), strict=True), (None,) * len(run)]
         for column, picked in zip(columns, _field_getter(keys)(values), strict=True):
             column += picked
@@ -547,7 +548,7 @@ def read_pdf(stream, result: IngestResult) -> None:
             result.reject(0, "encrypted PDF: cannot extract text")
             return
         pages = [page.extract_text() or "" for page in reader.pages]
-        meta = reader.metadata or {}
+        meta: Any = reader.metadata or {}
         title = meta.get("/Title") if hasattr(meta, "get") else None
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
         result.reject(0, f"corrupt PDF: {type(e).__name__}")

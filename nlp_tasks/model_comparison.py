@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from . import layout, partitions
 from .sentiment import stats
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not at module import
+    import pandas as pd
 
 LABELS = ("negative", "neutral", "positive")
 MIN_PRODUCT_ROWS = 20
@@ -201,7 +205,7 @@ def _role_row(c: dict, role: str, versions: dict, scope: str, product: str | Non
 
 
 def build_table(
-    counts: pd.DataFrame | None, versions: dict, on: str, status: str, fraction: float, run_id: str
+    counts: pd.DataFrame | None, versions: dict, on: str | None, status: str, fraction: float, run_id: str
 ) -> pa.Table:
     """The day's comparison rows from per-product counts (None: the challenger gave nothing)."""
     rows = []
@@ -235,7 +239,7 @@ def build_table(
 def read_window(lake, start: str, end: str) -> list[dict]:
     """Overall rows of every committed comparison day in [start, end], oldest first."""
     d0, d1 = dt.date.fromisoformat(layout.check_date(start)), dt.date.fromisoformat(layout.check_date(end))
-    out = []
+    out: list[dict] = []
     day = d0
     while day <= d1:
         prefix = layout.report("model_comparison", day.isoformat())
@@ -252,7 +256,7 @@ def pool(rows: list[dict]) -> dict:
     Days that compared another pair are left out and named, so a window that spans a
     promotion does not mix models.
     """
-    by_day = {}
+    by_day: dict[str, dict[str, dict]] = {}
     for r in rows:
         by_day.setdefault(r["dt"], {})[r["role"]] = r
     days = [d for d in sorted(by_day) if set(by_day[d]) == set(ROLES)]
@@ -309,7 +313,8 @@ def verdict(pooled: dict, alpha: float = 0.05, max_3class_drop: float = 0.01) ->
         if d3 < -max_3class_drop:
             return (
                 "keep",
-                f"challenger better on binary accuracy but worse on 3-class accuracy by more than {max_3class_drop:.0%}: {facts}",
+                "challenger better on binary accuracy but worse on 3-class accuracy "
+                f"by more than {max_3class_drop:.0%}: {facts}",
             )
         return "promote", f"challenger better: {facts}"
     if p >= alpha and need is not None and n < need:
@@ -331,19 +336,21 @@ def render(pooled: dict, start: str, end: str) -> str:
     for d, s in pooled["day_status"].items():
         lines.append(f"{d}: challenger {s}")
     lines.append(
-        f"{'role':<11} {'model_version':<30} {'rows':>7} {'rated':>6} {'3-class acc [95% CI]':>24} {'binary acc [95% CI]':>24}  neg/neu/pos"
+        f"{'role':<11} {'model_version':<30} {'rows':>7} {'rated':>6} "
+        f"{'3-class acc [95% CI]':>24} {'binary acc [95% CI]':>24}  neg/neu/pos"
     )
     for role in ROLES:
         r = pooled["roles"][role]
 
-        def acc(k):
+        def acc(k, r=r):
             if r[f"accuracy_{k}"] is None:
                 return "n/a"
             return f"{r[f'accuracy_{k}']:.3f} [{r[f'accuracy_{k}_low']:.3f}, {r[f'accuracy_{k}_high']:.3f}]"
 
         shares = "/".join("n/a" if r[f"{k}_share"] is None else f"{r[f'{k}_share']:.0%}" for k in LABELS)
         lines.append(
-            f"{role:<11} {r['model_version']:<30} {r['rows']:>7} {r['rated_rows']:>6} {acc('3class'):>24} {acc('binary'):>24}  {shares}"
+            f"{role:<11} {r['model_version']:<30} {r['rows']:>7} {r['rated_rows']:>6} "
+            f"{acc('3class'):>24} {acc('binary'):>24}  {shares}"
         )
     c = pooled["roles"]["champion"]
     kappa = "n/a" if c["kappa"] is None else f"{c['kappa']:.3f}"
@@ -352,8 +359,9 @@ def render(pooled: dict, start: str, end: str) -> str:
     lines.append(f"agreement {agreement}, kappa {kappa}; label flips champion->challenger: {flips or 'none'}")
     need = c["rows_needed_80_power"]
     lines.append(
-        f"McNemar exact p = {c['mcnemar_p']:.3g} (only champion right {c['mcnemar_champion_only']}, only challenger right "
-        f"{c['mcnemar_challenger_only']}); rated rows needed for 80% power: {'n/a (no difference)' if need is None else need}"
+        f"McNemar exact p = {c['mcnemar_p']:.3g} (only champion right {c['mcnemar_champion_only']}, "
+        f"only challenger right {c['mcnemar_challenger_only']}); "
+        f"rated rows needed for 80% power: {'n/a (no difference)' if need is None else need}"
     )
     v, why = verdict(pooled)
     lines.append(f"verdict: {v} ({why})")

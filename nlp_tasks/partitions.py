@@ -184,9 +184,8 @@ class StagedWriter:
 
     def _flush(self, n: int) -> None:
         merged = pa.concat_tables(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
-        if self._writer is None:
-            self._open()
-        self._writer.write_table(merged.slice(0, n), row_group_size=n)
+        writer = self._writer if self._writer is not None else self._open()
+        writer.write_table(merged.slice(0, n), row_group_size=n)
         self._file_rows += n
         rest = merged.slice(n)
         self._buffer, self._buffered = ([rest] if rest.num_rows else []), rest.num_rows
@@ -194,7 +193,7 @@ class StagedWriter:
         if self._file_rows >= self.rows_per_file:
             self._close_file()
 
-    def _open(self) -> None:
+    def _open(self) -> pq.ParquetWriter:
         uri = f"{self.folder}/part-{len(self.done):05d}.parquet"
         path = self.lake.path(uri)
         if not self.lake.is_s3:
@@ -202,6 +201,7 @@ class StagedWriter:
         self._sink = self.lake.fs.open_output_stream(path, compression=None)
         self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
         self._uri, self._file_rows = uri, 0
+        return self._writer
 
     def _close_file(self) -> None:
         if self._writer is None:

@@ -95,12 +95,12 @@ def aggregate(df, week: str, run_id: str = ""):
         n = part["rows_reported"].fillna(0).astype(float)
         tot = n.sum()
 
-        def wmean(col, w=n, total=tot):
+        def wmean(col, w=n, part=part):
             vals = part[col].astype(float)
             ok = vals.notna() & (w > 0)
             return float((vals[ok] * w[ok]).sum() / w[ok].sum()) if ok.any() and w[ok].sum() > 0 else None
 
-        def isum(col):
+        def isum(col, part=part):
             vals = part[col]
             return int(vals.sum()) if vals.notna().any() else None
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENV = "NLP_TASKS_ALLOWED_ROOTS"
@@ -79,10 +80,10 @@ def parse(root: str) -> Root:
     return Root("file", tuple(s for s in real.split("/") if s))
 
 
-def allowed_roots(default_root: str, env: dict | None = None) -> list[str]:
+def allowed_roots(default_root: str, env: Mapping[str, str] | None = None) -> list[str]:
     """The configured default root, then every entry of $NLP_TASKS_ALLOWED_ROOTS."""
-    env = os.environ if env is None else env
-    extra = [r.strip() for r in (env.get(ENV) or "").split(",") if r.strip()]
+    environ = os.environ if env is None else env
+    extra = [r.strip() for r in (environ.get(ENV) or "").split(",") if r.strip()]
     out = []
     for r in [default_root, *extra]:
         if r and r not in out:

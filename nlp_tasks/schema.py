@@ -72,10 +72,6 @@ SENTIMENT_REPORT = pa.schema(
 )
 
 
-def empty(schema: pa.Schema) -> pa.Table:
-    return schema.empty_table()
-
-
 def quarantine_rows(rows: list[dict], run_id: str = "") -> pa.Table:
     cols = {name: [r.get(name) for r in rows] for name in QUARANTINE.names}
     cols["run_id"] = [run_id] * len(rows)

@@ -163,7 +163,8 @@ def _compare(
         why = sorted({s.get("error") or "no output" for s in failed}) or ["no shards"]
         status = f"missing: {', '.join(why)}"
     elif failed:
-        status = f"partial: {len(good)} of {len(good) + len(failed)} shards ({', '.join(sorted({s['error'] for s in failed}))})"
+        errors = ", ".join(sorted({s["error"] for s in failed}))
+        status = f"partial: {len(good)} of {len(good) + len(failed)} shards ({errors})"
     else:
         status = "ok"
     classes = next((tuple(s["classes"]) for s in good if s.get("classes")), ())

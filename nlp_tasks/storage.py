@@ -245,16 +245,16 @@ class Lake:
         selector = pafs.FileSelector(self.path(prefix_uri), recursive=False, allow_not_found=True)
         return sorted(self.to_uri(i.path) for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory)
 
-    def size(self, uri: str) -> int:
-        return self.fs.get_file_info(self.path(uri)).size or 0
-
     def open_input(self, uri: str) -> InputObject:
         """Open an object for streaming reads. Raises ObjectUnavailable when it is gone or
         forbidden (no retry will help), OSError for anything else (transient)."""
         try:
             return InputObject(self.fs.open_input_file(self.path(uri)))
         except OSError as e:
-            raise _unavailable(e) or e
+            gone = _unavailable(e)
+            if gone is not None:
+                raise gone from e
+            raise
 
     def read_bytes(self, uri: str) -> bytes:
         with self.fs.open_input_file(self.path(uri)) as f:

@@ -10,10 +10,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from .schema import VALIDATED
+
+if TYPE_CHECKING:  # imported inside the functions that need them (GX is slow to import)
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,8 @@ def _normalise_rating(values: pd.Series) -> pd.Series:
 
 def _text_shape(column) -> pa.Array:
     """A stand-in with the same verdicts under the suite's text checks: null stays null, a
-    blank text (whitespace and zero-width characters only) becomes "", an over-long one a run of MAX_TEXT_CHARS + 1 x's, any other "x"."""
+    blank text (whitespace and zero-width characters only) becomes "", an over-long one a run
+    of MAX_TEXT_CHARS + 1 x's, any other "x"."""
     import pyarrow.compute as pc
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -187,7 +193,7 @@ class Validator:
             latest = pd.Timestamp(self.day, tz="UTC") + pd.Timedelta(days=1 + FUTURE_GRACE_DAYS)
         suite = ctx.suites.add(build_suite(latest, unique=self.check_unique))
         vd = ctx.validation_definitions.add(gx.ValidationDefinition(name="reviews_day", data=batch_def, suite=suite))
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["nightly"])] if docs else []
+        actions: list = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["nightly"])] if docs else []
         return ctx.checkpoints.add(
             gx.Checkpoint(
                 name="reviews_nightly",

@@ -117,9 +117,12 @@ def table(lake: Lake, days: list[str], seconds: dict[str, float]) -> str:
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    fmt = lambda r: "  ".join(
-        str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))
-    )  # noqa: E731
+
+    def fmt(r):
+        return "  ".join(
+            str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))
+        )
+
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
@@ -146,7 +149,8 @@ def show_comparison(lake: Lake, days: list[str], challenger: str) -> None:
     print(f"\nper day: {lake.uri('reports/model_comparison')}/dt=YYYY-MM-DD/; the same verdict, pooled:")
     print(f"  .venv/bin/python -m nlp_tasks.sentiment compare --data-root {lake.root} --from {days[0]} --to {days[-1]}")
     print(
-        f"(the challenger alias is cleared again; set it with: promote --data-root {lake.root} --alias challenger --version {challenger})\n"
+        "(the challenger alias is cleared again; set it with: "
+        f"promote --data-root {lake.root} --alias challenger --version {challenger})\n"
     )
 
 
@@ -158,7 +162,8 @@ def main() -> None:
     ap.add_argument("--reviews", type=int, default=120)
     ap.add_argument(
         "--challenger-dir",
-        help="a built model folder to shadow-score beside production for these days (make demo-shadow: the previous model)",
+        help="a built model folder to shadow-score beside production for these days "
+        "(make demo-shadow: the previous model)",
     )
     args = ap.parse_args()
 
@@ -185,7 +190,8 @@ def main() -> None:
         path = lake.path(lake.uri("reports/sentiment"))
         print("\nread them with DuckDB or pandas, e.g.:")
         print(
-            f'  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"select dt, label, count(*) from read_parquet(\'{path}/*/*.parquet\', hive_partitioning=true) group by all order by all\\"))"'
+            '  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"select dt, label, count(*) '
+            f"from read_parquet('{path}/*/*.parquet', hive_partitioning=true) group by all order by all\\\"))\""
         )
 
 
