@@ -31,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nlp_tasks.sentiment import labels_from_proba, uses_neutral_band  # noqa: E402
+from nlp_tasks.sentiment.artifacts import VARIANTS  # noqa: E402
 from nlp_tasks.sentiment.datasets import LABELS, read_labelled  # noqa: E402
 from nlp_tasks.sentiment.engine import CPU, SentimentEngine  # noqa: E402
-from nlp_tasks.sentiment.export import VARIANTS  # noqa: E402
 from nlp_tasks.sentiment.metrics import binary_scores, ece, f1_per_class, to_three_classes  # noqa: E402
 
 UCI_SETS = {"uci_amazon": "uci_amazon_cells.tsv", "uci_yelp": "uci_yelp.tsv", "uci_imdb": "uci_imdb.tsv"}

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import openvino_backend
-from .export import VARIANTS
+from .artifacts import METADATA, TOKENIZER_JSON, VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def plan(model_dir: str | Path, provider: str = "auto", variant: str | None = No
     import onnxruntime as ort
 
     model_dir = Path(model_dir)
-    metadata = json.loads((model_dir / "metadata.json").read_text())
+    metadata = json.loads((model_dir / METADATA).read_text())
     files = {p.name for p in model_dir.iterdir()}
     requested = (provider or "auto").lower()
     forced = os.environ.get(CPU_RUNTIME_ENV, "").strip().lower()
@@ -175,7 +175,7 @@ class SentimentEngine:
         self.max_tokens_per_batch = max_tokens_per_batch or self.TOKENS_PER_BATCH[self.choice.provider]
         self.batch_invariant = batch_invariant(self.choice)
 
-        self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_JSON))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_length, stride=stride)
 

@@ -8,7 +8,7 @@ Variants written next to each other:
                    delta's quantization.json names stay FP32)
 - model.fp16.onnx  FP16 weights with FP32 inputs/outputs, for CUDA
 - model.ov-int8.xml/.bin  OpenVINO static INT8 (nncf), for CPUs with INT8 dot products (VNNI,
-                   AMX); built when the delta ships calibration texts (see openvino_backend)
+                   AMX); built when the delta ships calibration texts (see build_ov_int8)
 """
 
 from __future__ import annotations
@@ -20,22 +20,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from .artifacts import METADATA, OV_CALIBRATION, RECIPE, TOKENIZER_FILES, TOKENIZER_JSON, VARIANTS, sha256
+from .openvino_backend import runtime_version
+
 log = logging.getLogger(__name__)
 
 OPSET = 17
 # Bump when the export changes the files built from the same delta (graph, fusions,
 # quantisation): versions must never name two different sets of weights.
 EXPORT_REVISION = "2-eager-attention-fused"
-VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx", "ov-int8": "model.ov-int8.xml"}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _export_torch(model, path: Path) -> None:
@@ -70,7 +65,6 @@ def _export_torch(model, path: Path) -> None:
 
 def _max_diff(a: Path, b: Path) -> float:
     """Largest output difference of two graphs on probe batches (with padding)."""
-    import numpy as np
     import onnxruntime as ort
 
     rng = np.random.default_rng(0)
@@ -126,14 +120,70 @@ def build_variants(
     }
 
 
+def ov_calibration_items(tokenizer_json: Path, calibration: Path, max_length: int = 256) -> list[dict]:
+    """One (1, n) feed per calibration window, the engine's own tokenisation."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_length, stride=32)
+    texts = [json.loads(line)["text"] for line in calibration.read_text().splitlines() if line.strip()]
+    items = []
+    for enc in tok.encode_batch(texts):
+        for e in [enc, *enc.overflowing]:
+            ids = np.asarray(e.ids, dtype=np.int64)[None]
+            items.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    return items
+
+
+def build_ov_int8(model, tokenizer_json: Path, calibration: Path, out: Path, max_length: int = 256) -> dict:
+    """Convert the torch ``(input_ids, attention_mask) -> probs`` module to OpenVINO IR and
+    quantise it with static activation scales (see openvino_backend for why and where it runs)."""
+    import nncf
+    import openvino as ov
+    import torch
+
+    for m in model.modules():  # OpenVINO fuses SDPA into its own attention kernel
+        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
+            try:
+                m.set_attn_implementation("sdpa")
+            except (ValueError, NotImplementedError):
+                pass
+    dummy = torch.ones((2, 16), dtype=torch.int64)
+    dyn = ov.PartialShape([-1, -1])
+    with torch.no_grad():
+        fp32 = ov.convert_model(
+            model,
+            example_input={"input_ids": dummy, "attention_mask": dummy},
+            input=[("input_ids", dyn, ov.Type.i64), ("attention_mask", dyn, ov.Type.i64)],
+        )
+    fp32.outputs[0].get_tensor().set_names({"probs"})
+    items = ov_calibration_items(tokenizer_json, calibration, max_length)
+    quantized = nncf.quantize(
+        fp32,
+        nncf.Dataset(items),
+        model_type=nncf.ModelType.TRANSFORMER,
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(items),
+    )
+    ov.save_model(quantized, str(out / VARIANTS["ov-int8"]), compress_to_fp16=False)
+    return {
+        "method": (
+            "OpenVINO static INT8 (nncf, transformer model type, mixed preset: SmoothQuant + fast bias correction)"
+        ),
+        "calibration_windows": len(items),
+        "openvino": runtime_version(),
+        "nncf": nncf.__version__,
+    }
+
+
 def _build_openvino(model, tokenizer_dir: Path, out: Path, calibration: Path | None, max_length: int) -> dict | None:
     """The OpenVINO static INT8 variant, or None (no calibration texts, or no openvino/nncf)."""
-    from . import openvino_backend
-
-    for stale in (out / openvino_backend.FILENAME, (out / openvino_backend.FILENAME).with_suffix(".bin")):
+    xml = out / VARIANTS["ov-int8"]
+    for stale in (xml, xml.with_suffix(".bin")):
         stale.unlink(missing_ok=True)
     if calibration is None or not calibration.exists():
-        log.info("no %s in the delta: no OpenVINO INT8 variant", openvino_backend.CALIBRATION)
+        log.info("no %s in the delta: no OpenVINO INT8 variant", OV_CALIBRATION)
         return None
     try:
         import nncf  # noqa: F401
@@ -141,7 +191,7 @@ def _build_openvino(model, tokenizer_dir: Path, out: Path, calibration: Path | N
     except ImportError as exc:
         log.warning("OpenVINO INT8 variant not built (%s): CPUs will run ONNX Runtime", exc)
         return None
-    return openvino_backend.build_int8(model, tokenizer_dir / "tokenizer.json", calibration, out, max_length)
+    return build_ov_int8(model, tokenizer_dir / TOKENIZER_JSON, calibration, out, max_length)
 
 
 def export_classifier(
@@ -166,7 +216,7 @@ def export_classifier(
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).exists():
             shutil.copy(tokenizer_dir / name, out / name)
-    files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != "metadata.json"}
+    files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != METADATA}
     meta = {
         **meta,
         "files": files,
@@ -175,13 +225,13 @@ def export_classifier(
         "variants": {k: v for k, v in VARIANTS.items() if (out / v).exists()},  # those built
         "labels": list(meta.get("labels") or ["negative", "positive"]),
     }
-    (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
 def delta_version(delta_dir: Path) -> str:
     """Versions are content hashes of the delta: the same delta always builds the same version."""
-    from .quantize import RECIPE, recipe_nodes
+    from .quantize import recipe_nodes
 
     h = hashlib.sha256(EXPORT_REVISION.encode())
     for p in sorted(delta_dir.rglob("*")):
@@ -206,7 +256,7 @@ def build_default(out: Path, delta_dir: Path | None = None) -> dict:
     (``git archive``) is how the demo gets a challenger to shadow-score.
     """
     from .modeling import DELTA_DIR, MAX_LENGTH, assemble, base_model_dir
-    from .quantize import RECIPE, recipe_nodes
+    from .quantize import recipe_nodes
 
     delta = Path(delta_dir) if delta_dir else DELTA_DIR
     model, head = assemble(delta)
@@ -228,9 +278,7 @@ def build_default(out: Path, delta_dir: Path | None = None) -> dict:
     # The delta's quantisation recipe: which nodes INT8 keeps in FP32 for these weights.
     # The OpenVINO INT8 variant's calibration texts, when the delta ships them (hashed into
     # the version like every other delta file).
-    from .openvino_backend import CALIBRATION
-
-    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(delta / RECIPE), delta / CALIBRATION)
+    return export_classifier(model, base_model_dir(), out, meta, recipe_nodes(delta / RECIPE), delta / OV_CALIBRATION)
 
 
 class _SequenceClassifierProbs:

@@ -1,11 +1,11 @@
-"""OpenVINO static INT8: the CPU path for processors with INT8 dot-product instructions.
+"""OpenVINO static INT8, the serving side: the CPU path for processors with INT8 dot products.
 
-Built by ``make model`` next to the ONNX variants (``model.ov-int8.xml`` + ``.bin``): the torch
-model converted to OpenVINO IR, then quantised by nncf with *static* activation scales
-(SmoothQuant + fast bias correction, ``ModelType.TRANSFORMER``) calibrated on the texts the
-delta ships in ``ov_calibration.jsonl`` (300 CC0 training reviews), so the build is offline
-and repeatable. Static scales make a text's score independent of the texts it is batched
-with, which dynamic INT8 (ONNX Runtime's, scales per batch) is not.
+Built by ``make model`` next to the ONNX variants (``model.ov-int8.xml`` + ``.bin``; see
+``export.build_ov_int8``): the torch model converted to OpenVINO IR, then quantised by nncf with
+*static* activation scales (SmoothQuant + fast bias correction, ``ModelType.TRANSFORMER``)
+calibrated on the texts the delta ships in ``ov_calibration.jsonl`` (300 CC0 training reviews),
+so the build is offline and repeatable. Static scales make a text's score independent of the
+texts it is batched with, which dynamic INT8 (ONNX Runtime's, scales per batch) is not.
 
 It is only worth running where the CPU has INT8 dot products (AVX-512 VNNI, AVX-VNNI, AMX):
 there oneDNN's brgemm INT8 kernels run it about 2x faster than ONNX Runtime's dynamic INT8
@@ -16,17 +16,11 @@ keeps ONNX Runtime; see ``engine.choose_provider``.
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
 PROVIDER = "OpenVINO-CPU"
-FILENAME = "model.ov-int8.xml"
-CALIBRATION = "ov_calibration.jsonl"
 # /proc/cpuinfo flags under which OpenVINO's INT8 kernels beat ONNX Runtime's dynamic INT8.
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
@@ -34,7 +28,7 @@ INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 def cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo") as f:
-            return set(next(l for l in f if l.startswith("flags")).split(":", 1)[1].split())
+            return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
     except (OSError, StopIteration):  # pragma: no cover - non-Linux
         return set()
 
@@ -76,57 +70,3 @@ class Runner:
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         out = self.request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
         return np.array(out[0], dtype=np.float32, copy=True)
-
-
-def calibration_items(tokenizer_json: Path, calibration: Path, max_length: int = 256) -> list[dict]:
-    """One (1, n) feed per calibration window, the engine's own tokenisation."""
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(tokenizer_json))
-    tok.no_padding()
-    tok.enable_truncation(max_length=max_length, stride=32)
-    texts = [json.loads(line)["text"] for line in calibration.read_text().splitlines() if line.strip()]
-    items = []
-    for enc in tok.encode_batch(texts):
-        for e in [enc, *enc.overflowing]:
-            ids = np.asarray(e.ids, dtype=np.int64)[None]
-            items.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
-    return items
-
-
-def build_int8(model, tokenizer_json: Path, calibration: Path, out: Path, max_length: int = 256) -> dict:
-    """Convert the torch ``(input_ids, attention_mask) -> probs`` module and quantise it."""
-    import nncf
-    import openvino as ov
-    import torch
-
-    for m in model.modules():  # OpenVINO fuses SDPA into its own attention kernel
-        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
-            try:
-                m.set_attn_implementation("sdpa")
-            except (ValueError, NotImplementedError):
-                pass
-    dummy = torch.ones((2, 16), dtype=torch.int64)
-    dyn = ov.PartialShape([-1, -1])
-    with torch.no_grad():
-        fp32 = ov.convert_model(
-            model,
-            example_input={"input_ids": dummy, "attention_mask": dummy},
-            input=[("input_ids", dyn, ov.Type.i64), ("attention_mask", dyn, ov.Type.i64)],
-        )
-    fp32.outputs[0].get_tensor().set_names({"probs"})
-    items = calibration_items(tokenizer_json, calibration, max_length)
-    quantized = nncf.quantize(
-        fp32,
-        nncf.Dataset(items),
-        model_type=nncf.ModelType.TRANSFORMER,
-        preset=nncf.QuantizationPreset.MIXED,
-        subset_size=len(items),
-    )
-    ov.save_model(quantized, str(out / FILENAME), compress_to_fp16=False)
-    return {
-        "method": "OpenVINO static INT8 (nncf, transformer model type, mixed preset: SmoothQuant + fast bias correction)",
-        "calibration_windows": len(items),
-        "openvino": runtime_version(),
-        "nncf": nncf.__version__,
-    }

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("nlp_tasks.sentiment.quantize")  # also when run as __main__
+from .artifacts import VARIANTS
 
-RECIPE = "quantization.json"
+log = logging.getLogger("nlp_tasks.sentiment.quantize")  # also when run as __main__
 
 
 def groups(model_path: Path) -> dict[str, list[str]]:
@@ -126,7 +126,7 @@ def _error(logits: np.ndarray, ref: np.ndarray, labels=lambda z: z.argmax(1)) ->
 def search(model_dir: Path, texts: list[str], max_groups: int = 8, threads: int = 2) -> dict:
     """Rank groups by how much keeping each alone in FP32 lowers the calibration error, then
     keep the smallest prefix of the ranking that gets within 10% of the best prefix's error."""
-    fp32 = model_dir / "model.onnx"
+    fp32 = model_dir / VARIANTS["fp32"]
     scorer = _Scorer(model_dir, texts, threads)
     ref = scorer.logits(fp32)
     all_groups = groups(fp32)

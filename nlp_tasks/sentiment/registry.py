@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..layout import models
 from ..storage import Lake
-from .export import sha256
+from .artifacts import sha256
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import onnx
 
+from nlp_tasks.sentiment.artifacts import RECIPE
 from nlp_tasks.sentiment.engine import SentimentEngine
 from nlp_tasks.sentiment.modeling import DELTA_DIR
-from nlp_tasks.sentiment.quantize import RECIPE, groups, quantize, recipe_nodes
+from nlp_tasks.sentiment.quantize import groups, quantize, recipe_nodes
 
 TEXTS = ["Absolutely love it, works perfectly.", "Broke after two days, total waste of money.", "It is fine I guess."]
 

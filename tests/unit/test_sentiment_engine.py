@@ -75,7 +75,9 @@ def test_labels_and_neutral_band():
 
 @pytest.fixture(scope="module")
 def engine(model_dir):
-    return SentimentEngine(model_dir, provider="cpu")
+    # ONNX Runtime's dynamic INT8 by name: "cpu" picks OpenVINO on a CPU with INT8 dot
+    # products (VNNI/AMX), which ov_int8 below covers.
+    return SentimentEngine(model_dir, provider="onnxruntime")
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +220,23 @@ def test_openvino_int8_scores_do_not_depend_on_the_batch(ov_int8, fp32):
     # And it is the same model: labels as FP32's on clear texts, probabilities close.
     ref = fp32.predict_proba(texts)
     np.testing.assert_allclose(together, ref, atol=0.08)
+
+
+BUILD_TIME = ("export", "quantize", "train", "modeling", "calibration")
+
+
+def test_serving_imports_no_build_time_code(model_dir):
+    # A fresh interpreter: what serving pulls in, not what earlier tests left in sys.modules.
+    # The worker image carries no torch; serving must not even import the build's modules.
+    code = f"""
+import sys
+from nlp_tasks.sentiment import engine, registry, score_cache
+from nlp_tasks.sentiment.engine import SentimentEngine
+e = SentimentEngine({str(model_dir)!r}, provider="cpu", variant="fp32")
+assert e.predict_proba(["Works great."]).shape == (1, len(e.classes_))
+build = ["nlp_tasks.sentiment." + m for m in {BUILD_TIME!r}] + ["torch", "transformers", "nncf"]
+print(sorted(m for m in build if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
