@@ -33,17 +33,23 @@ OPSET = 17
 EXPORT_REVISION = "2-eager-attention-fused"
 
 
+def set_attention(model, impl: str) -> None:
+    """Switch every transformers module of ``model`` that can to attention ``impl`` ("eager",
+    "sdpa"); modules that do not support it keep theirs."""
+    for m in model.modules():
+        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
+            try:
+                m.set_attn_implementation(impl)
+            except (ValueError, NotImplementedError):
+                pass
+
+
 def _export_torch(model, path: Path) -> None:
     import torch
 
     # Eager attention exports as the MatMul/Softmax pattern ORT fuses into its Attention op;
     # the SDPA path does not fuse and runs markedly slower.
-    for m in model.modules():
-        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
-            try:
-                m.set_attn_implementation("eager")
-            except (ValueError, NotImplementedError):
-                pass
+    set_attention(model, "eager")
     dummy = torch.ones((2, 16), dtype=torch.int64)
     # The TorchScript exporter yields the graph shape ORT's BERT fusions recognise.
     torch.onnx.export(
@@ -143,12 +149,7 @@ def build_ov_int8(model, tokenizer_json: Path, calibration: Path, out: Path, max
     import openvino as ov
     import torch
 
-    for m in model.modules():  # OpenVINO fuses SDPA into its own attention kernel
-        if hasattr(m, "set_attn_implementation") and hasattr(m, "config"):
-            try:
-                m.set_attn_implementation("sdpa")
-            except (ValueError, NotImplementedError):
-                pass
+    set_attention(model, "sdpa")  # OpenVINO fuses SDPA into its own attention kernel
     dummy = torch.ones((2, 16), dtype=torch.int64)
     dyn = ov.PartialShape([-1, -1])
     with torch.no_grad():

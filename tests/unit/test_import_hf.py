@@ -72,3 +72,16 @@ def test_import_export_and_serve_a_random_distilbert(tmp_path, checkpoint, local
     registry.set_alias(local_lake, meta["version"])
     fetched = registry.fetch(local_lake, registry.resolve(local_lake))
     assert SentimentEngine(fetched, provider="cpu").version == meta["version"]
+
+
+def test_set_attention_switches_every_module_that_can(checkpoint):
+    from transformers import AutoModelForSequenceClassification
+
+    from nlp_tasks.sentiment.export import set_attention
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint[0]), attn_implementation="eager")
+    for impl in ("sdpa", "eager"):
+        set_attention(model, impl)
+        assert model.config._attn_implementation == impl
+    set_attention(model, "no-such-attention")  # refused by transformers: the model keeps its own
+    assert model.config._attn_implementation == "eager"
