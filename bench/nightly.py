@@ -73,7 +73,7 @@ def task_times(db: Path) -> list[tuple[str, int, float, float]]:
 
 
 def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
-    from nlp_tasks import partitions
+    from nlp_tasks import layout, partitions
     from nlp_tasks.sample_data import write_day
     from nlp_tasks.storage import Lake
 
@@ -93,9 +93,11 @@ def one_night(n: int, shard_rows: int, workdir: Path) -> dict:
         raise SystemExit(f"DAG run failed for N={n}:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
     peak_kb = int(proc.stdout.strip().splitlines()[-1])
     times = task_times(home / "airflow.db")
-    manifest = json.loads(lake.read_text(lake.uri(f"manifests/dt={DAY}/manifest.json")))
+    manifest = json.loads(lake.read_text(lake.uri(layout.manifest(DAY))))
     # What each stage measured inside itself (seconds in the stage, its tasks' peak RSS).
-    inside = {r["stage"]: r for r in partitions.read(lake, lake.uri(f"reports/run_summary/dt={DAY}")).to_pylist()}
+    inside = {
+        r["stage"]: r for r in partitions.read(lake, lake.uri(layout.report(layout.RUN_SUMMARY, DAY))).to_pylist()
+    }
     stages = {}
     for stage in STAGES:
         mine = [x for x in times if x[0] == stage]

@@ -128,7 +128,7 @@ def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
         scored.append(uri)
     for d in range(1, reference_days + 1):
         day = (date.fromisoformat(DAY) - timedelta(days=d)).isoformat()
-        folder = Path(lake.path(lake.uri(layout.report("sentiment", day))))
+        folder = Path(lake.path(lake.uri(layout.report(layout.SENTIMENT, day))))
         folder.mkdir(parents=True)
         writer, rows = None, 0
         for uri in scored:
@@ -136,11 +136,11 @@ def fake_scored(root: Path, validated: dict, reference_days: int) -> list[str]:
             ids = pc.binary_join_element_wise(pa.scalar(f"{day}-"), t.column("review_id"), "")
             t = t.set_column(0, "review_id", ids)
             if writer is None:
-                writer = pq.ParquetWriter(folder / "part-00000.parquet", t.schema, compression="zstd")
+                writer = pq.ParquetWriter(folder / layout.SINGLE_FILE, t.schema, compression="zstd")
             writer.write_table(t, row_group_size=64_000)
             rows += t.num_rows
         writer.close()
-        (folder / "_SUCCESS").write_text(json.dumps({"run_id": "bench", "rows": rows}) + "\n")
+        (folder / layout.SUCCESS).write_text(json.dumps({"run_id": "bench", "rows": rows}) + "\n")
     return scored
 
 

@@ -24,13 +24,13 @@ from . import layout, partitions
 
 log = logging.getLogger(__name__)
 
-HTML_TABLE = "html"
+HTML_TABLE = layout.HTML
 COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 
 
 def html_report(day: str) -> str:
     """Lake-relative path of a day's HTML report."""
-    return f"reports/{HTML_TABLE}/{layout.part(day)}/report.html"
+    return layout.html_report(day)
 
 
 # -- data -------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     end = dt.date.fromisoformat(day)
     start = end - dt.timedelta(days=history_days - 1)
     history = []
-    for d in partitions.published_days(lake, lake.uri("reports", "summary")):
+    for d in partitions.published_days(lake, lake.uri(layout.report_table(layout.SUMMARY))):
         if start <= dt.date.fromisoformat(d) <= end:
             t = _read_partition(lake, "summary", d)
             if t is None:

@@ -11,8 +11,25 @@ import re
 REVIEW_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 PDF_SUFFIXES = (".pdf",)
 
-# Report tables published per day, each Hive-partitioned by dt.
-REPORT_TABLES = ("sentiment", "summary", "drift", "run_summary")
+# Report tables, each under reports/<table>/ and Hive-partitioned by dt (rollup: by week).
+SENTIMENT = "sentiment"
+SUMMARY = "summary"
+DRIFT = "drift"
+RUN_SUMMARY = "run_summary"
+MODEL_COMPARISON = "model_comparison"
+HTML = "html"
+DATA_DOCS = "data_docs"
+ROLLUP = "rollup"
+# Published by every nightly run.
+REPORT_TABLES = (SENTIMENT, SUMMARY, DRIFT, RUN_SUMMARY)
+REPORTS = "reports"
+QUARANTINE = "quarantine"
+MANIFESTS = "manifests"
+
+# A partition is complete when this object exists (nlp_tasks.partitions writes it last); a
+# one-file table is this file, replaced in one atomic write.
+SUCCESS = "_SUCCESS"
+SINGLE_FILE = "part-00000.parquet"
 
 
 def check_date(day: str) -> str:
@@ -35,16 +52,30 @@ def raw_pdfs(day: str) -> str:
     return f"raw/pdfs/{part(day)}"
 
 
+def report_table(table: str) -> str:
+    """The prefix of every partition of a report table."""
+    return f"{REPORTS}/{table}"
+
+
 def report(table: str, day: str) -> str:
-    return f"reports/{table}/{part(day)}"
+    return f"{report_table(table)}/{part(day)}"
+
+
+def rollup(week: str) -> str:
+    """An ISO week's rollup partition (``week=YYYY-Www``)."""
+    return f"{report_table(ROLLUP)}/week={week}"
+
+
+def html_report(day: str) -> str:
+    return f"{report(HTML, day)}/report.html"
 
 
 def quarantine(day: str) -> str:
-    return f"quarantine/{part(day)}"
+    return f"{QUARANTINE}/{part(day)}"
 
 
 def manifest(day: str) -> str:
-    return f"manifests/{part(day)}/manifest.json"
+    return f"{MANIFESTS}/{part(day)}/manifest.json"
 
 
 def work(day: str, run_key: str) -> str:

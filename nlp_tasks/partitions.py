@@ -35,12 +35,13 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import layout
 from .storage import Lake
 
 log = logging.getLogger(__name__)
 
-SUCCESS = "_SUCCESS"
-SINGLE = "part-00000.parquet"
+SUCCESS = layout.SUCCESS
+SINGLE = layout.SINGLE_FILE
 # Bounded rows per file and per row group: a 1,000,000-row sentiment file is ~100-250 MB,
 # the size Athena and DuckDB scan well; row groups of 122,880 rows are DuckDB's own unit and
 # large enough for Athena's per-row-group overhead, and one of them is what a writer buffers.

@@ -28,10 +28,6 @@ def week_days(week: str) -> list[str]:
     return [(monday + dt.timedelta(days=i)).isoformat() for i in range(7)]
 
 
-def rollup_prefix(week: str) -> str:
-    return f"reports/rollup/week={week}"
-
-
 def _schema():
     import pyarrow as pa
 
@@ -137,7 +133,7 @@ def rollup_week(lake, day: str, run_id: str = "") -> dict:
     week = iso_week(day)
     days = week_days(week)
     df = read_summaries(lake, days)
-    prefix = lake.uri(rollup_prefix(week))
+    prefix = lake.uri(layout.rollup(week))
     if df is None:
         log.warning("no published summary in %s: rollup not written", week)
         return {"week": week, "days": [], "uri": None}
@@ -150,5 +146,5 @@ def rollup_week(lake, day: str, run_id: str = "") -> dict:
 
 
 def latest_summary_day(lake) -> str | None:
-    days = partitions.published_days(lake, lake.uri("reports", "summary"))
+    days = partitions.published_days(lake, lake.uri(layout.report_table(layout.SUMMARY)))
     return days[-1] if days else None

@@ -146,7 +146,9 @@ def show_comparison(lake: Lake, days: list[str], challenger: str) -> None:
 
     print(mc.render(mc.pool(mc.read_window(lake, days[0], days[-1])), days[0], days[-1]))
     registry.set_alias(lake, None, registry.CHALLENGER, by="make demo-shadow", reason="demo finished")
-    print(f"\nper day: {lake.uri('reports/model_comparison')}/dt=YYYY-MM-DD/; the same verdict, pooled:")
+    print(
+        f"\nper day: {lake.uri(layout.report_table(layout.MODEL_COMPARISON))}/dt=YYYY-MM-DD/; the same verdict, pooled:"
+    )
     print(f"  .venv/bin/python -m nlp_tasks.sentiment compare --data-root {lake.root} --from {days[0]} --to {days[-1]}")
     print(
         "(the challenger alias is cleared again; set it with: "
@@ -183,11 +185,14 @@ def main() -> None:
     print()
     if challenger:
         show_comparison(lake, days, challenger)
-    print(f"reports:    {lake.uri('reports/sentiment')}/dt=YYYY-MM-DD/ (the files its _SUCCESS lists)")
-    print(f"summary:    {lake.uri('reports/summary')}/   drift: {lake.uri('reports/drift')}/")
-    print(f"quarantine: {lake.uri('quarantine')}/   manifests: {lake.uri('manifests')}/")
+    sentiment, summary, drift = (
+        lake.uri(layout.report_table(t)) for t in (layout.SENTIMENT, layout.SUMMARY, layout.DRIFT)
+    )
+    print(f"reports:    {sentiment}/dt=YYYY-MM-DD/ (the files its {layout.SUCCESS} lists)")
+    print(f"summary:    {summary}/   drift: {drift}/")
+    print(f"quarantine: {lake.uri(layout.QUARANTINE)}/   manifests: {lake.uri(layout.MANIFESTS)}/")
     if not lake.is_s3:
-        path = lake.path(lake.uri("reports/sentiment"))
+        path = lake.path(sentiment)
         print("\nread them with DuckDB or pandas, e.g.:")
         print(
             '  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"select dt, label, count(*) '
