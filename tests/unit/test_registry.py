@@ -70,3 +70,74 @@ def test_publish_checks_local_files(bundled, local_lake):
     (small / "tokenizer.json").write_text("{}")
     with pytest.raises(ValueError, match="sha256"):
         registry.publish(local_lake, small)
+
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """The files registry.fetch hashes, in order."""
+    seen: list[str] = []
+    real = registry.sha256
+
+    def counting(path):
+        seen.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(registry, "sha256", counting)
+    return seen
+
+
+def test_fetch_verifies_once_per_download(local_lake, bundled, hashes):
+    small, version = bundled
+    registry.resolve(local_lake)  # publishes the bundled model
+    hashes.clear()
+    local = registry.fetch(local_lake, version)
+    assert len(hashes) == 2  # each file once, as it lands
+    hashes.clear()
+    assert registry.fetch(local_lake, version) == local
+    assert registry.fetch_tokenizer(local_lake, version) == local
+    assert hashes == []  # the marker vouches for what was verified on download
+    assert (local / "model.int8.onnx").read_bytes() == (small / "model.int8.onnx").read_bytes()
+
+    # A cache without the marker (older than it, or an interrupted fetch): its files are hashed
+    # once, a half-written one is downloaded again, and the marker comes back.
+    (local / registry.VERIFIED).unlink()
+    (local / "model.int8.onnx").write_bytes(b"half a file")
+    registry.fetch(local_lake, version)
+    assert (local / "model.int8.onnx").read_bytes() == (small / "model.int8.onnx").read_bytes()
+    hashes.clear()
+    registry.fetch(local_lake, version)
+    assert hashes == []
+    marker = json.loads((local / registry.VERIFIED).read_text())
+    assert marker == {"version": version, "files": json.loads((small / "metadata.json").read_text())["files"]}
+
+
+def test_fetch_tokenizer_downloads_only_the_tokenizer(local_lake, bundled, hashes):
+    small, version = bundled
+    registry.resolve(local_lake)
+    # The model file is broken in the lake: fetching the tokenizer does not read it.
+    model_uri = local_lake.uri("models/sentiment", version, "model.int8.onnx")
+    good = local_lake.read_bytes(model_uri)
+    local_lake.write_bytes(model_uri, b"tampered")
+    hashes.clear()
+    local = registry.fetch_tokenizer(local_lake, version)
+    assert (local / "tokenizer.json").read_bytes() == (small / "tokenizer.json").read_bytes()
+    assert not (local / "model.int8.onnx").exists() and not (local / "metadata.json").exists()
+    assert len(hashes) == 1
+    hashes.clear()
+    assert registry.fetch_tokenizer(local_lake, version) == local and hashes == []
+    with pytest.raises(ValueError, match="sha256"):
+        registry.fetch(local_lake, version)
+    assert not (local / "model.int8.onnx").exists()  # the corrupt download never landed
+    local_lake.write_bytes(model_uri, good)
+    hashes.clear()
+    assert registry.fetch(local_lake, version) == local
+    assert len(hashes) == 1  # only the model file: the tokenizer was verified already
+    assert (local / "metadata.json").exists()
+
+
+def test_tampered_tokenizer_is_refused(local_lake, bundled):
+    _, version = bundled
+    registry.resolve(local_lake)
+    local_lake.write_bytes(local_lake.uri("models/sentiment", version, "tokenizer.json"), b"tampered")
+    with pytest.raises(ValueError, match="sha256"):
+        registry.fetch_tokenizer(local_lake, version)
