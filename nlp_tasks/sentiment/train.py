@@ -181,7 +181,7 @@ def logits_torch(model, tok, texts: list[str], max_length: int = 256, batch_size
     return out
 
 
-def predict_torch(model, tok, texts: list[str], max_length: int = 256, batch_size: int = 64) -> np.ndarray:
+def predict_proba_torch(model, tok, texts: list[str], max_length: int = 256, batch_size: int = 64) -> np.ndarray:
     """Class probabilities (n, classes) of the torch model; the last column is P(positive)."""
     return _softmax(logits_torch(model, tok, texts, max_length, batch_size).astype(np.float64)).astype(np.float32)
 
@@ -199,7 +199,7 @@ def evaluate(model, tok, args, max_length: int = 256, log_offsets=None) -> dict:
     metrics = {}
     for name, path in eval_sets(args):
         data = read_labelled(path)
-        probs = to_three_classes(predict_torch(model, tok, data.texts, max_length=max_length), classes)
+        probs = to_three_classes(predict_proba_torch(model, tok, data.texts, max_length=max_length), classes)
         m = score(probs, data.labels, data.binary, log_offsets)
         metrics[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in metrics[name].items()), flush=True)
@@ -460,7 +460,7 @@ def train_lora(args) -> None:
         )
 
     check_texts = read_labelled(args.dev).texts[:256]
-    p_trained = predict_torch(model, tok, check_texts)
+    p_trained = predict_proba_torch(model, tok, check_texts)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -490,7 +490,7 @@ def train_lora(args) -> None:
     merged, _ = assemble(out)
     # The delta must reproduce the model just trained (peft's save/merge of biases,
     # LayerNorms and a half-precision file all sit between the two).
-    delta_error = float(np.abs(predict_torch(merged, tok, check_texts) - p_trained).max())
+    delta_error = float(np.abs(predict_proba_torch(merged, tok, check_texts) - p_trained).max())
     print(f"assembled vs trained: max |dP| {delta_error:.2e} on {len(check_texts)} dev texts", flush=True)
     if delta_error > 1e-2:
         raise SystemExit(f"the saved delta does not reproduce the trained model (max |dP| {delta_error:.3f})")

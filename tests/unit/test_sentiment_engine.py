@@ -98,6 +98,7 @@ def test_engine_scores_in_input_order_and_dedupes(engine, fp32):
     # scikit-learn's contract: (n, classes), rows are distributions, columns in classes_ order.
     assert fp32.classes_ == ("negative", "neutral", "positive")
     assert probs.shape == (4, 3) and probs.dtype == np.float32
+    assert fp32.predict_proba([]).shape == (0, 3)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
     p = fp32.predict_positive(texts)
     np.testing.assert_array_equal(p, probs[:, 2])
