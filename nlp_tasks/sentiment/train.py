@@ -32,6 +32,7 @@ import platform
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,12 +42,12 @@ from .datasets import Labelled, read_labelled, read_tsv
 def embed(texts: list[str], batch_size: int = 128) -> np.ndarray:
     import torch
 
-    from .modeling import MeanPoolClassifier, load_encoder, load_tokenizer
+    from .modeling import MeanPoolClassifier, hidden_size, load_encoder, load_tokenizer
 
     tok = load_tokenizer()
     model = MeanPoolClassifier(load_encoder()).eval()
     order = np.argsort([len(t) for t in texts])  # length buckets: far less padding
-    out = np.zeros((len(texts), model.encoder.config.hidden_size), dtype=np.float32)
+    out = np.zeros((len(texts), hidden_size(model.encoder)), dtype=np.float32)
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
             idx = order[i : i + batch_size]
@@ -98,7 +99,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_FLAGS = ("--train", "--dev", "--eval", "--init-delta")
 # LoRA targets: every linear layer of the 6 transformer blocks (attention q/k/v/output and
 # both feed-forward layers). A regex so BertModel's unused pooler.dense is left alone.
-LORA_TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+LORA_TARGETS = (
+    r".*encoder\.layer\.\d+\."
+    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+)
 
 
 def _rel(path: str) -> str:
@@ -319,7 +323,10 @@ def train_lora(args) -> None:
     if args.init_delta:
         # Warm start: the published delta's adapter (its LoRA config comes with it) and head.
         encoder = PeftModel.from_pretrained(load_encoder(), str(Path(args.init_delta) / "adapter"), is_trainable=True)
-        lcfg = encoder.peft_config["default"]
+        loaded = encoder.peft_config["default"]
+        if not isinstance(loaded, LoraConfig):
+            raise SystemExit(f"{args.init_delta}: the adapter is {type(loaded).__name__}, not a LoRA adapter")
+        lcfg = loaded
     else:
         lcfg = LoraConfig(
             r=args.lora_r,
@@ -425,7 +432,8 @@ def train_lora(args) -> None:
     steps_done = step
     print(f"trained {steps_done}/{total} steps in {train_seconds:.0f}s", flush=True)
 
-    calibration, decision = None, None
+    calibration: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
     if three and holdout is not None:
         # Calibrate on held-out training reviews in their natural class mix (see calibration.py).
         z = logits_torch(model, tok, holdout.texts).astype(np.float64)
@@ -441,10 +449,15 @@ def train_lora(args) -> None:
         offsets = fit_decision_offsets(p_cal, holdout.labels, holdout.sources)
         after = score(p_cal, holdout.labels, False, offsets)
         calibration = {
-            "method": f"{args.calibration}: logits / T + offsets, NLL on held-out training reviews, folded into the head",
+            "method": (
+                f"{args.calibration}: logits / T + offsets, NLL on held-out training reviews, folded into the head"
+            ),
             "temperature": t,
             "class_offsets": [float(x) for x in c],
-            "fitted_on": f"{len(holdout)} training reviews held out by sha1(id) mod 10000 < {int(round(args.holdout_fraction * 10000))}",
+            "fitted_on": (
+                f"{len(holdout)} training reviews held out by sha1(id) mod 10000"
+                f" < {int(round(args.holdout_fraction * 10000))}"
+            ),
             "holdout_before": {k: round(v, 4) if isinstance(v, float) else v for k, v in before.items()},
             "holdout_after": {k: round(v, 4) if isinstance(v, float) else v for k, v in after.items()},
         }
@@ -475,12 +488,12 @@ def train_lora(args) -> None:
     acfg["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
     cfg_path.write_text(json.dumps(acfg, indent=2, sort_keys=True) + "\n")
     (adapter / "README.md").unlink(missing_ok=True)
-    head = {
+    head: dict[str, Any] = {
         "weight": model.head.weight.detach().tolist(),
         "bias": model.head.bias.detach().tolist(),
         "labels": list(LABELS_3 if three else LABELS_2),
     }
-    if decision:
+    if decision and calibration:
         head["decision"] = decision
         # Kept so that a later --calibrate-only run can undo it exactly.
         head["calibration"] = {"temperature": calibration["temperature"], "class_offsets": calibration["class_offsets"]}
@@ -515,7 +528,7 @@ def train_lora(args) -> None:
             "lora_dropout": lcfg.lora_dropout,
             "lora_target_modules": lcfg.target_modules
             if isinstance(lcfg.target_modules, str)
-            else sorted(lcfg.target_modules),
+            else sorted(lcfg.target_modules or []),
             "lora_bias": lcfg.bias,
             "train_layernorm": bool(lcfg.modules_to_save),
             "lora_trainable_params": n_lora,
