@@ -140,7 +140,8 @@ def review_redactions(paths: list[Path], limit: int, context: int = 30) -> int:
     total = sum(by_type.values())
     per_k = 1000 * total / len(texts) if texts else 0.0
     print(
-        f"reviews: {len(texts)}, redactions: {total} in {n_hit} reviews, {per_k:.2f} per 1,000 reviews; by type {dict(by_type)}"
+        f"reviews: {len(texts)}, redactions: {total} in {n_hit} reviews, {per_k:.2f} per 1,000 reviews;"
+        f" by type {dict(by_type)}"
     )
     return 0
 

@@ -1,6 +1,7 @@
 """PII detection and redaction for review text.
 
-Public API (used by the DAGs)::
+Public API (the pipeline's redact stage uses ``redact_batch`` and ``ENTITY_TYPES``; the
+command line, ``python -m nlp_tasks.pii``, uses ``redact``)::
 
     from nlp_tasks.pii import redact, redact_batch, ENTITY_TYPES
 
@@ -8,12 +9,9 @@ Offsets in ``RedactionResult.entities`` are Python string indices (code
 points) into the original text.
 """
 
-from .recognizers import default_recognizers
+from .recognizers import ENTITY_TYPES
 from .redactor import RedactionResult, Redactor, redact, redact_batch
 from .registry import Entity, RecognizerRegistry
-
-# Registry order, each type once (PHONE has two recognizers: numbers and vanity numbers).
-ENTITY_TYPES: tuple[str, ...] = tuple(dict.fromkeys(r.entity_type for r in default_recognizers()))
 
 __all__ = [
     "ENTITY_TYPES",

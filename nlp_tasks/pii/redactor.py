@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from .recognizers import Recognizer
 from .registry import Entity, RecognizerRegistry
 
 __all__ = ["RedactionResult", "Redactor", "redact", "redact_batch"]
@@ -43,7 +44,8 @@ class Redactor:
     def __init__(self, registry: RecognizerRegistry | None = None) -> None:
         self.registry = registry or RecognizerRegistry()
 
-    def redact(self, text: str, recognizers=None) -> RedactionResult:
+    def redact(self, text: str, recognizers: Sequence[Recognizer] | None = None) -> RedactionResult:
+        """Redact ``text``; ``recognizers`` is the subset worth running (default: all)."""
         if not isinstance(text, str):
             # Type name only: the value itself might be PII.
             raise TypeError(f"redact() expects str, got {type(text).__name__}")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .normalize import normalize
-from .recognizers import Candidate, Recognizer, default_recognizers
+from .recognizers import ENTITY_TYPES, Candidate, Recognizer, default_recognizers
 
 __all__ = ["Entity", "RecognizerRegistry", "resolve_overlaps"]
 
@@ -28,12 +28,6 @@ class Entity:
 
     def to_dict(self) -> dict[str, int | str]:
         return {"type": self.type, "start": self.start, "end": self.end}
-
-    def __getitem__(self, key: str) -> int | str:
-        # Lets callers written against the dict form ("e['type']") keep working.
-        if key in ("type", "start", "end"):
-            return getattr(self, key)
-        raise KeyError(key)
 
 
 def resolve_overlaps(
@@ -95,6 +89,10 @@ def _pick(cluster: list[Candidate], type_rank: dict[str, int]) -> list[Entity]:
     return chosen
 
 
+# The batch prefilter keeps one bit per recognizer in an int64 per text.
+MAX_RECOGNIZERS = 63
+
+
 class RecognizerRegistry:
     """The recognizers, their placeholders, and the overlap rules between them."""
 
@@ -102,13 +100,42 @@ class RecognizerRegistry:
         self._recognizers: list[Recognizer] = []
         self._placeholders: dict[str, str] = {}
         self._by_type: dict[str, Recognizer] = {}
+        self._rank: dict[str, int] = {}
         for r in default_recognizers() if recognizers is None else recognizers:
             self.add(r)
 
     def add(self, recognizer: Recognizer) -> None:
+        """Register ``recognizer`` after checking it; nothing is registered when a check fails.
+
+        Raises TypeError for anything that is not a ``Recognizer`` instance (a class
+        included), and ValueError for an entity type outside ``ENTITY_TYPES`` (the redact
+        stage has no count column for it), a placeholder that is not ``[<type>]``, a
+        prefilter that is not a non-empty string or None, a second instance of a class
+        already registered, or more recognizers than the batch prefilter can track.
+        Messages name classes and types only, never text.
+        """
+        if isinstance(recognizer, type):
+            raise TypeError(f"register an instance of {recognizer.__name__}, not the class")
+        if not isinstance(recognizer, Recognizer):
+            raise TypeError(f"expected a Recognizer, got {type(recognizer).__name__}")
+        name = type(recognizer).__name__
+        entity_type = getattr(recognizer, "entity_type", None)
+        if entity_type not in ENTITY_TYPES:
+            raise ValueError(f"{name}: unknown entity type {entity_type!r}; known: {', '.join(ENTITY_TYPES)}")
+        placeholder = getattr(recognizer, "placeholder", None)
+        if placeholder != f"[{entity_type}]":
+            raise ValueError(f"{name}: placeholder must be '[{entity_type}]', got {placeholder!r}")
+        prefilter = recognizer.prefilter
+        if prefilter is not None and not (isinstance(prefilter, str) and prefilter):
+            raise ValueError(f"{name}: prefilter must be a non-empty RE2 pattern or None")
+        if any(type(r) is type(recognizer) for r in self._recognizers):
+            raise ValueError(f"{name} is already registered")
+        if len(self._recognizers) >= MAX_RECOGNIZERS:
+            raise ValueError(f"at most {MAX_RECOGNIZERS} recognizers fit in the batch prefilter")
         self._recognizers.append(recognizer)
-        self._by_type.setdefault(recognizer.entity_type, recognizer)
-        self._placeholders.setdefault(recognizer.entity_type, recognizer.placeholder)
+        # The first recognizer of a type confirms its deferred candidates.
+        self._by_type.setdefault(entity_type, recognizer)
+        self._placeholders.setdefault(entity_type, placeholder)
         self._rank = {t: i for i, t in enumerate(self._placeholders)}
 
     @property

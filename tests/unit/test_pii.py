@@ -46,7 +46,7 @@ def test_result_shape_and_entity_access():
     assert result.text == "write to [EMAIL] today"
     (e,) = result.entities
     assert (e.type, e.start, e.end) == ("EMAIL", 9, 29)
-    assert e["type"] == "EMAIL" and e.to_dict() == {"type": "EMAIL", "start": 9, "end": 29}
+    assert e.to_dict() == {"type": "EMAIL", "start": 9, "end": 29}
 
 
 def test_no_raw_values_in_reprs_or_logs(caplog):
@@ -286,7 +286,10 @@ def test_placeholders_pass_through():
 
 
 def test_unicode_fullwidth_nbsp_and_dashes_keep_original_offsets():
-    text = "Café ☕ card ４２４２ ４２４２ ４２４２ ４２４２, call ４１５–５５５–２６７１ or 415\u00a0555\u00a02671, ssn 536\u201190\u20114399"
+    text = (
+        "Café ☕ card ４２４２ ４２４２ ４２４２ ４２４２, call ４１５–５５５–２６７１"
+        " or 415\u00a0555\u00a02671, ssn 536\u201190\u20114399"
+    )
     got = spans(text)
     assert got == [
         ("CARD", "４２４２ ４２４２ ４２４２ ４２４２"),
