@@ -81,7 +81,7 @@ ALIASES = {
 
 
 @dataclass
-class IngestResult:
+class ParsedObject:
     """What one object yielded: canonical rows and quarantine rejects.
 
     With a ``sink``, rows leave in tables of ``batch_rows`` as they are read (the caller
@@ -203,13 +203,13 @@ def canonical(record: dict) -> dict:
     return {name: _canonical_column(name, (v,))[0] for name, v in zip(CANONICAL_FIELDS, raw, strict=True)}
 
 
-def _add(result: IngestResult, record: dict, row: int, kind: str = "review") -> None:
+def _add(result: ParsedObject, record: dict, row: int, kind: str = "review") -> None:
     rec = canonical(record)
     rec.update(source_file=result.source_file, source_row=row, source_kind=kind)
     result.rows.append(rec)
 
 
-def _add_columns(result: IngestResult, columns: list, row_numbers, kind: str = "review") -> None:
+def _add_columns(result: ParsedObject, columns: list, row_numbers, kind: str = "review") -> None:
     """Append one row per row number; columns hold raw values, one per CANONICAL_FIELDS entry.
 
     Converting column by column keeps the per-record work to building the row dict.
@@ -311,7 +311,7 @@ def _encodable(obj) -> bool:
     return True
 
 
-def _parse_record(text: str, unit: str, n: int, result: IngestResult) -> dict | None:
+def _parse_record(text: str, unit: str, n: int, result: ParsedObject) -> dict | None:
     """One JSON record (``unit`` "line" or "element" number ``n``), or None after quarantining it."""
     try:
         obj = _loads(text)
@@ -339,7 +339,7 @@ def _json_type(obj) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(obj), "number")
 
 
-def read_jsonl(stream, result: IngestResult) -> None:
+def read_jsonl(stream, result: ParsedObject) -> None:
     objects, row_numbers = [], []
     for n, line in _lines(stream):
         if line is None:
@@ -365,7 +365,7 @@ def read_jsonl(stream, result: IngestResult) -> None:
         _add_columns(result, _object_columns(objects), row_numbers)
 
 
-def read_json(stream, result: IngestResult) -> None:
+def read_json(stream, result: ParsedObject) -> None:
     """A ``.json`` object: a JSON array of reviews, streamed element by element, or (when it
     does not start with ``[``) JSON lines."""
     reader = _buffered(stream)
@@ -394,7 +394,7 @@ def read_json(stream, result: IngestResult) -> None:
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{},]')
 
 
-def _array_elements(reader: io.BufferedReader, result: IngestResult):
+def _array_elements(reader: io.BufferedReader, result: ParsedObject):
     """(element number, element text) of a top-level JSON array, read in chunks.
 
     Element boundaries are found by a scan of brackets and strings (regex, in C), then each
@@ -466,7 +466,7 @@ def _object_columns(objects: list[dict]) -> list[list]:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of an invalid byte
 
 
-def read_csv(stream, result: IngestResult) -> None:
+def read_csv(stream, result: ParsedObject) -> None:
     # Decoded as a stream with surrogateescape, so one badly encoded row is one rejected row.
     text = io.TextIOWrapper(_buffered(stream), encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.reader(text)
@@ -508,7 +508,7 @@ def read_csv(stream, result: IngestResult) -> None:
         _add_csv_rows(result, header, good, row_numbers)
 
 
-def _add_csv_rows(result: IngestResult, header: list[str], good: list[list[str]], row_numbers: list[int]) -> None:
+def _add_csv_rows(result: ParsedObject, header: list[str], good: list[list[str]], row_numbers: list[int]) -> None:
     # One tuple per CSV column, plus an all-None one for the fields the header lacks.
     columns = [*zip(*good, strict=True), (None,) * len(good)]
     _add_columns(result, list(_field_getter(tuple(header))(columns)), row_numbers)
@@ -522,7 +522,7 @@ def _parquet_column(column: pa.ChunkedArray) -> list:
     return column.to_pylist()  # other types: _as_str gives Python's own str/JSON form, as before
 
 
-def read_parquet(stream, result: IngestResult) -> None:
+def read_parquet(stream, result: ParsedObject) -> None:
     import pyarrow.parquet as pq
 
     # Parquet needs random access (its footer comes last): the stream is a seekable file.
@@ -537,7 +537,7 @@ def read_parquet(stream, result: IngestResult) -> None:
         first += n_rows
 
 
-def read_pdf(stream, result: IngestResult) -> None:
+def read_pdf(stream, result: ParsedObject) -> None:
     """One document per PDF: all pages' text, the review_id derived from the file name."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -612,13 +612,13 @@ def _stream_fault(e: Exception, ext: str, compression: str | None) -> str:
 
 def ingest_stream(
     source_file: str, stream, sink: Callable[[pa.Table], None] | None = None, batch_rows: int = 20_000
-) -> IngestResult:
+) -> ParsedObject:
     """Read one raw object from a binary stream (random access for Parquet and PDF).
 
     ``sink``: called with each table of ``batch_rows`` rows as soon as it is read (see
-    IngestResult); when ``result.discarded`` is set afterwards, those tables are void.
+    ParsedObject); when ``result.discarded`` is set afterwards, those tables are void.
     """
-    result = IngestResult(source_file, sink=sink, batch_rows=batch_rows)
+    result = ParsedObject(source_file, sink=sink, batch_rows=batch_rows)
     ext, compression = file_format(source_file)
     reader = READERS.get(ext)
     if reader is None or (compression and ext not in STREAMED):
@@ -651,5 +651,5 @@ def ingest_stream(
     return result
 
 
-def ingest_bytes(source_file: str, data: bytes) -> IngestResult:
+def ingest_bytes(source_file: str, data: bytes) -> ParsedObject:
     return ingest_stream(source_file, io.BytesIO(data))

@@ -22,7 +22,8 @@ import contextlib
 import contextvars
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -31,14 +32,15 @@ STAGES = ("ingest", "validate", "redact", "score", "shadow_score", "drift", "pub
 
 # The log context when structlog is not there (plain CLI use); structlog's own context
 # variables are used as well when it is, because that is what Airflow's task logs read.
-_CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("nlp_tasks_log_context", default={})
+# No mutable default (one dict would be shared by every context): an unset variable reads as {}.
+_CONTEXT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("nlp_tasks_log_context", default=None)
 
 
 @contextlib.contextmanager
 def log_context(**fields) -> Iterator[dict]:
     """Bind ``fields`` (run_id, dt, stage, shard...) to every log line written inside."""
     fields = {k: v for k, v in fields.items() if v is not None}
-    token = _CONTEXT.set({**_CONTEXT.get(), **fields})
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **fields})
     sl_tokens = None
     try:
         import structlog
@@ -47,7 +49,7 @@ def log_context(**fields) -> Iterator[dict]:
     except ImportError:
         pass
     try:
-        yield _CONTEXT.get()
+        yield _CONTEXT.get() or {}
     finally:
         if sl_tokens is not None:
             import structlog
@@ -57,7 +59,7 @@ def log_context(**fields) -> Iterator[dict]:
 
 
 def current_context() -> dict:
-    return dict(_CONTEXT.get())
+    return dict(_CONTEXT.get() or {})
 
 
 class ContextFilter(logging.Filter):
@@ -69,7 +71,7 @@ class ContextFilter(logging.Filter):
         self.suffix = suffix
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ctx = _CONTEXT.get()
+        ctx = _CONTEXT.get() or {}
         for k, v in ctx.items():
             setattr(record, k, v)
         if self.suffix and ctx:
@@ -86,11 +88,9 @@ def metric_segment(value: str) -> str:
     return _NAME_UNSAFE.sub("_", str(value))[:80] or "none"
 
 
-def stage_metrics(stage: str, result: dict) -> dict:
+def stage_metrics(stage: str, result: Mapping[str, Any]) -> dict:
     """The numbers a stage reports, from the dict it returned to XCom."""
-    rows = int(result.get("rows", result.get("valid", result.get("rows_in", 0))) or 0)
-    if stage == "ingest":
-        rows = int(result.get("records", 0))
+    rows = int(result["rows"])  # every stage result has it (nlp_tasks.results)
     seconds = float(result.get("seconds", 0.0))
     errors = int(result.get("rejected", 0) or 0)  # rows this stage itself quarantined
     out = {
@@ -185,7 +185,7 @@ RUN_SUMMARY_SCHEMA = pa.schema(
 
 
 def run_summary(
-    stage_results: dict[str, list[dict]],
+    stage_results: Mapping[str, Sequence[Mapping[str, Any]]],
     rows_in: int,
     run_id: str,
     price_per_hour: float,

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import layout
+from .results import DriftResult, IngestResult, ShardResult, ValidateResult
 from .schema import quarantine_rows
 from .storage import Lake
 
@@ -81,8 +82,8 @@ def discover(run: Run) -> list[str]:
 
 
 # -- 2. ingest --------------------------------------------------------------------------
-def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
-    from .ingest import IngestResult, ingest_stream
+def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS) -> IngestResult:
+    from .ingest import ParsedObject, ingest_stream
     from .storage import ObjectReadError, ObjectUnavailable
 
     t0 = time.perf_counter()
@@ -105,7 +106,7 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
         # so the object is one quarantined record with the reason, and the night goes on (the
         # invalid-share gate still fails a night where most objects are unreadable).
         log.warning("cannot read %s: %s", name, e.reason)
-        result = IngestResult(uri)
+        result = ParsedObject(uri)
         result.reject(0, e.reason)
     except (ObjectReadError, OSError) as e:
         raise OSError(f"could not read {uri}: {type(e).__name__}") from None
@@ -130,8 +131,9 @@ def ingest(run: Run, uri: str, index: int, shard_rows: int = DEFAULT_SHARD_ROWS)
     )
     return {
         "file": uri,
+        "rows": result.records,
         "records": result.records,
-        "rows": result.row_count,
+        "parsed": result.row_count,
         "rejected": len(result.rejects),
         "shards": shards,
         "shard_bytes": shard_bytes,
@@ -185,7 +187,7 @@ class _ShardWriter:
             self.parts, self.buffered = ([rest] if rest.num_rows else []), rest.num_rows
 
 
-def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
+def validate(run: Run, ingested: list[IngestResult], shard_rows: int = DEFAULT_SHARD_ROWS) -> ValidateResult:
     """Validate the day: every batch with Great Expectations, then review_id uniqueness across
     the day and the re-sharding of the valid rows (nlp_tasks.validate_day).
 
@@ -200,7 +202,7 @@ def validate(run: Run, ingested: list[dict], shard_rows: int = DEFAULT_SHARD_ROW
 
 
 # -- 4. redact --------------------------------------------------------------------------
-def redact(run: Run, shard: str) -> dict:
+def redact(run: Run, shard: str) -> ShardResult:
     """Replace PII in text and title; the raw text column does not survive this stage."""
     from .pii import ENTITY_TYPES, redact_batch
 
@@ -219,19 +221,19 @@ def redact(run: Run, shard: str) -> dict:
     out = out.append_column("text_redacted", pa.array(text, pa.string()))
     out = out.append_column("title_redacted", pa.array(title, pa.string()))
     out = out.append_column("pii_entities", pa.array(total, pa.int32()))
-    for t, counts in per_type.items():
-        out = out.append_column(f"pii_{t.lower()}", pa.array(counts, pa.int32()))
+    for t, column in per_type.items():
+        out = out.append_column(f"pii_{t.lower()}", pa.array(column, pa.int32()))
     uri = run.work("redacted", posixpath.basename(shard))
     run.lake.write_parquet(out, uri)
-    counts = {t: int(v.sum()) for t, v in per_type.items()}
+    pii = {t: int(v.sum()) for t, v in per_type.items()}
     log.info(
         "redacted %s: %d rows, %d entities in %.2fs",
         posixpath.basename(shard),
         out.num_rows,
-        sum(counts.values()),
+        sum(pii.values()),
         time.perf_counter() - t0,
     )
-    return {"shard": uri, "rows": out.num_rows, "pii": counts, "seconds": round(time.perf_counter() - t0, 3)}
+    return {"shard": uri, "rows": out.num_rows, "pii": pii, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 # -- 5. score ---------------------------------------------------------------------------
@@ -280,7 +282,7 @@ def score(
     provider: str = "auto",
     neutral_band: tuple[float, float] = (0.4, 0.6),
     cache_days: int = 0,
-) -> dict:
+) -> ShardResult:
     """Score title + text (both redacted) of every row: P(positive), P(negative), P(neutral), label.
 
     A 3-class model labels by its own calibrated rule and the neutral band is ignored; a binary
@@ -355,7 +357,13 @@ def score(
         choice.provider,
         f"{hits} of {n} rows" if cache is not None else "off",
     )
-    result = {"shard": uri, "rows": n, "model_version": version, "provider": choice.provider, "seconds": round(secs, 3)}
+    result: ShardResult = {
+        "shard": uri,
+        "rows": n,
+        "model_version": version,
+        "provider": choice.provider,
+        "seconds": round(secs, 3),
+    }
     if cache is not None:
         result["cache_hits"] = hits
     return result
@@ -384,7 +392,7 @@ def drift(
     baseline_date: str | None = None,
     use_baseline: bool = True,
     max_sample: int = 50_000,
-) -> dict:
+) -> DriftResult:
     """Compare today's scored rows with the rolling window and (if any) the fixed baseline.
 
     ``tokenizer``: the model folder (or its tokenizer.json) for the [UNK]-share feature.
@@ -425,7 +433,7 @@ def drift(
     for r in rows:
         r["reference_days"] = ",".join(ref_days[r["reference"]])
         r["run_id"] = run.run_id
-    uri = run.work("drift", "part-00000.parquet")
+    uri = run.work("drift", layout.SINGLE_FILE)
     run.lake.write_parquet(pa.Table.from_pylist(rows, schema=D.DRIFT_SCHEMA), uri)
     verdict = D.day_verdict(rows)
     by_ref = {
@@ -445,3 +453,28 @@ def drift(
         "rows": n_today,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def settle_drift(run: Run) -> list[dict]:
+    """drift.settle for the day just published, each day's tokenizer fetched (alone, without
+    the model files) from the model version that scored it."""
+    import functools
+
+    from . import drift as D
+    from .sentiment import registry
+
+    t0 = time.perf_counter()
+
+    @functools.cache
+    def tokenizer_for(version: str) -> str:
+        return str(registry.fetch_tokenizer(run.lake, version))
+
+    settled = D.settle(run.lake, run.day, tokenizer_for)
+    updated = [s["dt"] for s in settled if s["changed"]]
+    log.info(
+        "drift settled for %s in %.2fs; updated: %s",
+        ",".join(s["dt"] for s in settled),
+        time.perf_counter() - t0,
+        ",".join(updated) or "none",
+    )
+    return settled

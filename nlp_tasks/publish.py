@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import layout, partitions
+from .results import DriftResult, IngestResult, PublishResult, ShardResult, ValidateResult
 from .schema import QUARANTINE, SENTIMENT_REPORT
 from .storage import Lake
 
@@ -216,7 +217,7 @@ def build_summary(run_id: str, report: pa.Table, rows_in: int, rows_quarantined:
 
 
 # -- the steps ----------------------------------------------------------------------------
-def check_shards(day: str, validated: dict, redacted: list[dict], scored: list[dict]) -> None:
+def check_shards(day: str, validated: ValidateResult, redacted: list[ShardResult], scored: list[ShardResult]) -> None:
     """Every validated shard must have been redacted and scored exactly once."""
     expected = sorted(posixpath.basename(u) for u in validated["shards"])
     for stage, outputs in (("redact", redacted), ("score", scored)):
@@ -245,12 +246,12 @@ def stage_quarantine(lake: Lake, uris: list[str], folder: str, totals: DayTotals
     return _stream(lake, uris, QUARANTINE, folder, totals.add_quarantine)
 
 
-def quarantine_uris(ingested: list[dict], validated: dict) -> list[str]:
+def quarantine_uris(ingested: list[IngestResult], validated: ValidateResult) -> list[str]:
     vq = validated["quarantine"]  # a list of files (one per batch with rejects); one URI before
     return [i["quarantine"] for i in ingested if i["quarantine"]] + ([vq] if isinstance(vq, str) else list(vq or []))
 
 
-def reconcile(day: str, ingested: list[dict], totals: DayTotals) -> list[dict]:
+def reconcile(day: str, ingested: list[IngestResult], totals: DayTotals) -> list[dict]:
     """No row is lost silently: per file, records read = reported + quarantined. Returns the
     per-file counts for the manifest."""
     files = []
@@ -272,8 +273,8 @@ def build_manifest(
     run,
     totals: DayTotals,
     files: list[dict],
-    validated: dict,
-    drift_result: dict,
+    validated: ValidateResult,
+    drift_result: DriftResult,
     comparison: dict | None,
     max_invalid_fraction: float,
     run_brief: dict,
@@ -371,16 +372,16 @@ def clean_up(lake: Lake, run, staging: str) -> None:
 
 def publish(
     run,
-    ingested: list[dict],
-    validated: dict,
-    redacted: list[dict],
-    scored: list[dict],
-    drift_result: dict,
+    ingested: list[IngestResult],
+    validated: ValidateResult,
+    redacted: list[ShardResult],
+    scored: list[ShardResult],
+    drift_result: DriftResult,
     max_invalid_fraction: float = 0.05,
     price_per_hour: float = 0.0,
     inference_price_per_hour: float | None = None,
     comparison: dict | None = None,
-) -> dict:
+) -> PublishResult:
     """Publish the day (the steps in the module's docstring); returns the run's brief for XCom.
 
     The run summary (``reports/run_summary``) prices the task seconds of every stage at
@@ -409,7 +410,7 @@ def publish(
             "shadow_score": (comparison or {}).get("shadow_tasks") or [],
             "drift": [drift_result],
             "publish": [
-                {"rows_in": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}
+                {"rows": rows_in, "seconds": time.perf_counter() - t0, "peak_rss_mb": observability.peak_rss_mb()}
             ],
         },
         rows_in,
@@ -449,7 +450,10 @@ def publish(
         totals.quarantined,
     )
     log.info(
-        "run summary %s: %d reviews, %.1f task-seconds (%.0f%% inference), cost %.6f = %s per 1,000 reviews at %s/h (score at %s/h)",
+        (
+            "run summary %s: %d reviews, %.1f task-seconds (%.0f%% inference), cost %.6f = %s per 1,000 reviews at "
+            "%s/h (score at %s/h)"
+        ),
         run.day,
         rows_in,
         run_brief["task_seconds"],
@@ -461,6 +465,7 @@ def publish(
     )
     return {
         "dt": run.day,
+        "rows": rows_in,
         "rows_in": rows_in,
         "rows_reported": totals.reported,
         "rows_quarantined": totals.quarantined,

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from . import layout, model_comparison, partitions
 from .pipeline import Run, load_engine
+from .results import ShardResult
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def resolve_challenger(lake, ref: str | None, champion: str) -> dict:
 
 def shadow_score(
     run: Run, shard: str, model_version: str, provider: str, neutral_band: tuple[float, float], fraction: float
-) -> dict:
+) -> ShardResult:
     """Score the sampled rows of one redacted shard with the challenger; never raises."""
     from .sentiment import labels_from_proba, registry
     from .sentiment.datasets import review_input

@@ -19,13 +19,13 @@ concatenated day; ``pipeline.validate`` chains the three in one process.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import re
 import tempfile
 import time
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from .pipeline import (
     _ShardWriter,
     shard_sizes,
 )
+from .results import IngestResult, ValidateBatchResult, ValidateResult
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ ID_ROW_GROUP_ROWS = 4_096
 
 
 # -- plan ---------------------------------------------------------------------------------
-def file_ranks(ingested: list[dict]) -> dict[str, int]:
+def file_ranks(ingested: list[IngestResult]) -> dict[str, int]:
     """Each raw object's rank among the day's (sorted by URI): the high bits of an order key."""
     return {f: i for i, f in enumerate(sorted({item["file"] for item in ingested}))}
 
@@ -81,7 +82,7 @@ def batch_rows_for(rows: int) -> int:
     return max(VALIDATE_BATCH_ROWS, math.ceil(rows / MAX_VALIDATE_BATCHES))
 
 
-def plan_batches(ingested: list[dict]) -> list[dict]:
+def plan_batches(ingested: list[IngestResult]) -> list[dict]:
     """The ingested shards, in order, grouped into batches of about batch_rows_for(day) rows.
 
     A shard's rows are estimated from its object's (ingest writes shards of ``shard_rows``
@@ -89,7 +90,7 @@ def plan_batches(ingested: list[dict]) -> list[dict]:
     objects, which is all a batch needs to give its rows their day-wide order keys.
     """
     ranks = file_ranks(ingested)
-    day_rows = sum(item["rows"] for item in ingested if item["shards"])
+    day_rows = sum(item["parsed"] for item in ingested if item["shards"])
     # Balanced, as shards are: 100,008 rows make one batch, not one and a tail of 8 rows that
     # would cost a task (and its ~3 s of importing Great Expectations) of its own.
     n = max(1, math.ceil(day_rows / batch_rows_for(day_rows) - SHARD_SLACK))
@@ -107,7 +108,7 @@ def plan_batches(ingested: list[dict]) -> list[dict]:
         for shard, shard_bytes in zip(item["shards"], sizes, strict=True):
             shards.append(shard)
             files[item["file"]] = ranks[item["file"]]
-            rows += item["rows"] / len(item["shards"])
+            rows += item["parsed"] / len(item["shards"])
             size += shard_bytes
             if rows >= target or size >= target_bytes:
                 batches.append({"index": len(batches), "shards": shards, "file_rank": files})
@@ -146,7 +147,7 @@ def _upload_docs(run: Run, local: str, index: int) -> str:
     return site
 
 
-def validate_batch(run: Run, batch: dict) -> dict:
+def validate_batch(run: Run, batch: dict) -> ValidateBatchResult:
     """Validate one batch (review_id uniqueness left to finish_validate); counts and URIs out."""
     t0 = time.perf_counter()
     i = batch["index"]
@@ -196,8 +197,8 @@ def id_buckets(ids: int) -> list[tuple[int, int | None]]:
     """[lo, hi) ranges of the 64-bit hash space (hi None: to the end), enough that a bucket
     holds about ID_BUCKET_ROWS ids (hashes are uniform)."""
     n = max(1, math.ceil(ids / ID_BUCKET_ROWS))
-    edges = [k * 2**64 // n for k in range(n)] + [None]
-    return list(pairwise(edges))
+    edges = [k * 2**64 // n for k in range(n)]
+    return [(lo, edges[k + 1] if k + 1 < n else None) for k, lo in enumerate(edges)]
 
 
 def read_hash_range(run: Run, uri: str, lo: int, hi: int | None, columns: list[str]) -> pa.Table:
@@ -220,11 +221,14 @@ def read_hash_range(run: Run, uri: str, lo: int, hi: int | None, columns: list[s
     return table.filter(pa.array(inside))
 
 
-def _read_bucket(run: Run, batches: list[dict], lo: int, hi: int | None):
+def _read_bucket(run: Run, batches: list[ValidateBatchResult], lo: int, hi: int | None):
     """Hashes, order keys and the position in ``batches`` of every id in the bucket."""
     hashes, orders, source = [], [], []
     for j, b in enumerate(batches):
-        t = read_hash_range(run, b["ids_uri"], lo, hi, ["order"])
+        uri = b["ids_uri"]
+        if uri is None:  # the caller passes only batches that wrote ids
+            raise ValueError(f"batch {b['index']} has no ids file")
+        t = read_hash_range(run, uri, lo, hi, ["order"])
         hashes.append(t.column("hash").to_numpy())
         orders.append(t.column("order").to_numpy())
         source.append(np.full(t.num_rows, j, np.int32))
@@ -232,7 +236,13 @@ def _read_bucket(run: Run, batches: list[dict], lo: int, hi: int | None):
 
 
 def _exact_ids(
-    run: Run, batches: list[dict], lo: int, hi: int | None, orders: np.ndarray, source: np.ndarray, candidates
+    run: Run,
+    batches: list[ValidateBatchResult],
+    lo: int,
+    hi: int | None,
+    orders: np.ndarray,
+    source: np.ndarray,
+    candidates,
 ) -> dict[int, str]:
     """review_id of each candidate (rows sharing a hash), read back from the bucket's range
     of the id files that hold candidates, one file at a time."""
@@ -255,7 +265,7 @@ def _spill(folder: str, index: int) -> str:
     return os.path.join(folder, f"losers-{index:05d}.i64")
 
 
-def find_losers(run: Run, batches: list[dict], folder: str) -> int:
+def find_losers(run: Run, batches: list[ValidateBatchResult], folder: str) -> int:
     """Order keys of the rows that repeat an earlier review_id (first seen by (file, line)
     wins), appended per batch to local files in ``folder`` (read by losers_of); returns how many.
 
@@ -267,7 +277,9 @@ def find_losers(run: Run, batches: list[dict], folder: str) -> int:
     found = 0
     for lo, hi in id_buckets(sum(b["ids"] for b in with_ids)):
         hashes, orders, source = _read_bucket(run, with_ids, lo, hi)
-        losers = V.duplicate_losers(hashes, orders, lambda c: _exact_ids(run, with_ids, lo, hi, orders, source, c))
+        # Bound now, not when called: the callback must see this bucket's arrays.
+        exact = functools.partial(_exact_ids, run, with_ids, lo, hi, orders, source)
+        losers = V.duplicate_losers(hashes, orders, exact)
         if not len(losers):
             continue
         lost = np.isin(orders, losers)
@@ -284,7 +296,9 @@ def losers_of(folder: str, index: int) -> np.ndarray:
 
 
 # -- finish: apply the verdicts, re-shard, totals, Data Docs ---------------------------------
-def _mark_duplicate_rejects(run: Run, batch: dict, losers: np.ndarray, ranks: dict[str, int]) -> tuple[str | None, int]:
+def _mark_duplicate_rejects(
+    run: Run, batch: ValidateBatchResult, losers: np.ndarray, ranks: dict[str, int]
+) -> tuple[str | None, int]:
     """The batch's quarantine file, with UNIQUE_REASON added to the rejects that also repeat
     an earlier id (both reasons, as the whole-day suite gives), and how many did.
 
@@ -308,7 +322,7 @@ def _mark_duplicate_rejects(run: Run, batch: dict, losers: np.ndarray, ranks: di
 
 
 def _split_duplicates(
-    run: Run, batch: dict, losers: np.ndarray, ranks: dict[str, int], writer: _ShardWriter
+    run: Run, batch: ValidateBatchResult, losers: np.ndarray, ranks: dict[str, int], writer: _ShardWriter
 ) -> str | None:
     """The batch's valid rows: those that repeat an earlier id to quarantine (URI returned),
     the rest on to the validated shards."""
@@ -340,7 +354,7 @@ def capped_shard_rows(rows: int, shard_rows: int) -> int:
     return capped
 
 
-def day_expectations(batches: list[dict], duplicates: int) -> list[dict]:
+def day_expectations(batches: list[ValidateBatchResult], duplicates: int) -> list[dict]:
     """The day's totals of the per-batch expectation counts, with the day-wide uniqueness
     result where the whole-day suite lists it (GX lists results by column, review_id's first)."""
     totals: dict[str, dict] = {}
@@ -369,8 +383,9 @@ _INDEX_ROWS = re.compile(r"(\n\s*data: \[)(\{'validation_success'.*?)(\],\n\s*to
 def merge_docs_index(pages: list[str]) -> str:
     """One Data Docs index listing the runs of several single-run index pages (GX renders an
     index per site; each batch task rendered a site of its own). Unknown layout: the first."""
-    found = [_INDEX_ROWS.search(p) for p in pages]
-    if not all(found):
+    matched = [_INDEX_ROWS.search(p) for p in pages]
+    found = [m for m in matched if m is not None]
+    if len(found) < len(pages):
         log.warning("Data Docs index layout not recognised: the merged index lists the first batch only")
         return pages[0]
     first = found[0]
@@ -378,13 +393,14 @@ def merge_docs_index(pages: list[str]) -> str:
     return pages[0][: first.start(2)] + rows + pages[0][first.end(2) :]
 
 
-def merge_docs(run: Run, batches: list[dict]) -> str:
+def merge_docs(run: Run, batches: list[ValidateBatchResult]) -> str:
     """The batches' Data Docs sites (the first DOCS_PAGES that rendered one) as one site under
     run.work("data_docs"): every run's page, the static files once and one index of all."""
     docs_uri = run.work("data_docs")
     run.lake.delete_prefix(docs_uri)  # a retried finish starts over
     indexes = []
-    for k, site in enumerate([b["data_docs"] for b in batches if b.get("data_docs")][:DOCS_PAGES]):
+    sites = [site for b in batches if (site := b.get("data_docs"))]
+    for k, site in enumerate(sites[:DOCS_PAGES]):
         for f in run.lake.list_files(site):
             rel = f[len(site) + 1 :]
             if rel == "index.html":
@@ -396,7 +412,9 @@ def merge_docs(run: Run, batches: list[dict]) -> str:
     return docs_uri
 
 
-def finish_validate(run: Run, ingested: list[dict], batches: list[dict], shard_rows: int = DEFAULT_SHARD_ROWS) -> dict:
+def finish_validate(
+    run: Run, ingested: list[IngestResult], batches: list[ValidateBatchResult], shard_rows: int = DEFAULT_SHARD_ROWS
+) -> ValidateResult:
     """Review_id uniqueness across the day, then the validated shards: validate's result.
 
     Reads each batch's outputs and never changes them, so a retry gives the same result (they
@@ -433,7 +451,7 @@ def finish_validate(run: Run, ingested: list[dict], batches: list[dict], shard_r
         time.perf_counter() - t0,
         seconds,
     )
-    return {
+    out: ValidateResult = {
         "shards": writer.uris,
         "rows": rows,
         "valid": valid,
@@ -443,3 +461,8 @@ def finish_validate(run: Run, ingested: list[dict], batches: list[dict], shard_r
         "data_docs": docs_uri,
         "seconds": round(seconds, 3),
     }
+    # The stage's peak for the run summary: the largest of its tasks', the batches' included.
+    peaks = [b["peak_rss_mb"] for b in batches if b.get("peak_rss_mb") is not None]
+    if peaks:
+        out["peak_rss_mb"] = max(peaks)
+    return out

@@ -109,7 +109,7 @@ def test_structlog_context_is_bound_for_airflow_task_logs():
 
 def test_run_summary_prices_task_seconds_per_stage():
     stages = {
-        "ingest": [{"records": 600, "rejected": 2, "seconds": 1.0}, {"records": 400, "rejected": 0, "seconds": 1.0}],
+        "ingest": [{"rows": 600, "rejected": 2, "seconds": 1.0}, {"rows": 400, "rejected": 0, "seconds": 1.0}],
         "validate": [{"rows": 998, "rejected": 3, "seconds": 2.0}],
         "redact": [{"rows": 500, "seconds": 0.5}, {"rows": 495, "seconds": 0.5}],
         "score": [
@@ -129,7 +129,7 @@ def test_run_summary_prices_task_seconds_per_stage():
             },
         ],
         "drift": [{"rows": 995, "seconds": 1.0, "peak_rss_mb": 300.0}],
-        "publish": [{"rows_in": 1000, "seconds": 2.0, "peak_rss_mb": 250.5}],
+        "publish": [{"rows": 1000, "seconds": 2.0, "peak_rss_mb": 250.5}],
     }
     table, brief = obs.run_summary(stages, 1000, "run-1", price_per_hour=0.36, inference_price_per_hour=3.6)
     rows = {r["stage"]: r for r in table.to_pylist()}
@@ -150,7 +150,7 @@ def test_run_summary_prices_task_seconds_per_stage():
 
 
 def test_run_summary_of_an_empty_day():
-    table, brief = obs.run_summary({"publish": [{"rows_in": 0, "seconds": 0.1}]}, 0, "r", 0.1)
+    table, brief = obs.run_summary({"publish": [{"rows": 0, "seconds": 0.1}]}, 0, "r", 0.1)
     total = table.to_pylist()[-1]
     assert total["rows"] == 0 and total["cost_per_1000_reviews"] is None
     assert brief["cost_per_1000_reviews"] is None

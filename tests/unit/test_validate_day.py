@@ -127,10 +127,10 @@ def test_the_day_is_split_into_batches_and_hash_ranges(run, monkeypatch):
 
 def test_a_day_with_many_batches_gets_larger_batches_not_more_tasks(monkeypatch):
     assert validate_day.batch_rows_for(40_000_000) == validate_day.VALIDATE_BATCH_ROWS  # 10 GB: 400 batches
-    ingested = [{"file": f"f{i}", "rows": 100_000, "shards": [f"f{i}-{k}" for k in range(5)]} for i in range(10)]
+    ingested = [{"file": f"f{i}", "parsed": 100_000, "shards": [f"f{i}-{k}" for k in range(5)]} for i in range(10)]
     assert len(validate_day.plan_batches(ingested)) == 10
     # A few rows over a batch make no batch of their own (balanced, like shards).
-    tail = [{"file": f"f{i}", "rows": 16_668 if i < 6 else 0, "shards": [f"f{i}-0"] if i < 6 else []} for i in range(7)]
+    tail = [{"file": f"f{i}", "parsed": 16_668 if i < 6 else 0, "shards": [f"f{i}-0"] if i < 6 else []} for i in range(7)]
     assert [len(b["shards"]) for b in validate_day.plan_batches(tail)] == [6]
     monkeypatch.setattr(validate_day, "MAX_VALIDATE_BATCHES", 3)
     plan = validate_day.plan_batches(ingested)
@@ -142,7 +142,7 @@ def test_batches_of_long_reviews_are_cut_by_bytes(monkeypatch):
     """100,000 reviews of 2,000 characters would make one task hold ~1.4 GB: batches close at
     VALIDATE_BATCH_BYTES too (shards' Arrow bytes, recorded by ingest)."""
     mb = 1024 * 1024
-    ingested = [{"file": "f0", "rows": 100_000, "shards": [f"s{k}" for k in range(5)], "shard_bytes": [40 * mb] * 5}]
+    ingested = [{"file": "f0", "parsed": 100_000, "shards": [f"s{k}" for k in range(5)], "shard_bytes": [40 * mb] * 5}]
     assert [b["shards"] for b in validate_day.plan_batches(ingested)] == [["s0", "s1"], ["s2", "s3"], ["s4"]]
     short = [{**ingested[0], "shard_bytes": [4 * mb] * 5}]
     assert len(validate_day.plan_batches(short)) == 1
