@@ -22,25 +22,21 @@ imported at parse time; everything heavy is imported inside the tasks.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
-import sys
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-# Airflow puts the DAGs folder on sys.path; tests and tools that load this file directly may not.
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
-    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
-from assets import REVIEW_REPORTS  # noqa: E402
-from drift_notifier import DriftNotifier  # noqa: E402
+from nlp_tasks import roots
+from nlp_tasks.airflow.assets import REVIEW_REPORTS
+from nlp_tasks.airflow.notifier import DriftNotifier
+from nlp_tasks.airflow.stage import allowed_root, day_of, materialise, stage
 
 log = logging.getLogger("nlp_tasks.dags.review_sentiment_nightly")
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
+DEFAULT_DATA_ROOT = roots.default_root()
 # Inference can be sent to a GPU worker by setting its queue (CeleryExecutor) and pool.
 INFERENCE_QUEUE = os.environ.get("NLP_TASKS_INFERENCE_QUEUE", "default")
 INFERENCE_POOL = os.environ.get("NLP_TASKS_INFERENCE_POOL", "default_pool")
@@ -75,99 +71,6 @@ def params_problems(params) -> list[str]:
     return []
 
 
-def _run(**log_fields):
-    """The run's lake, partition date and scratch key, from the task context."""
-    from nlp_tasks import observability
-    from nlp_tasks.pipeline import Run
-    from nlp_tasks.storage import Lake, S3Options
-
-    ctx = get_current_context()
-    params = ctx["params"]
-    day = _day(ctx)
-    root = _allowed_root(params["data_root"])
-    s3 = S3Options()
-    if root.startswith("s3://"):
-        from nlp_tasks.airflow.connections import s3_options
-
-        # Which credentials the task uses is logged: with the run's fields, like every line.
-        with observability.log_context(run_id=ctx["run_id"], dt=day, **log_fields):
-            s3 = s3_options(params["aws_conn_id"])
-    return Run(Lake(root, s3), day, ctx["run_id"])
-
-
-def _day(ctx) -> str:
-    """The partition date a run processes: the run_date Param, else the logical date."""
-    day = ctx["params"].get("run_date") or ctx.get("ds")
-    if not day:  # manual runs may have no logical date in Airflow 3
-        day = (ctx["dag_run"].run_after or dt.datetime.now(dt.UTC)).date().isoformat()
-    return day
-
-
-def _allowed_root(root: str) -> str:
-    """`root` if the allow-list (nlp_tasks.roots: the default root plus $NLP_TASKS_ALLOWED_ROOTS
-    in this worker's environment) allows it; else the task fails at once, without retries."""
-    from nlp_tasks import roots
-
-    try:
-        return roots.check_root(root, DEFAULT_DATA_ROOT)
-    except roots.RootNotAllowed as e:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(e)) from None
-
-
-@contextlib.contextmanager
-def _stage(stage: str, shard: str | None = None):
-    """Run a stage with run_id/dt/stage/shard on every log line it writes; on success its
-    metrics (rows, seconds, rows/s, errors, PII, model, provider) go to Airflow's Stats."""
-    from nlp_tasks import observability
-
-    ctx = get_current_context()
-    name = shard.rsplit("/", 1)[-1] if shard else None
-    run = _run(stage=stage, shard=name, map_index=_map_index(ctx))
-    with observability.log_context(run_id=run.run_id, dt=run.day, stage=stage, shard=name, map_index=_map_index(ctx)):
-        out: dict = {}
-        yield run, out
-        if "result" in out:
-            from airflow.sdk.observability.stats import Stats
-
-            out["result"]["peak_rss_mb"] = observability.peak_rss_mb()
-
-            m = observability.emit(Stats, stage, out["result"], tags={"dag_id": ctx["dag"].dag_id})
-            log.info("stage metrics: %s", m)
-
-
-def _settle_drift(run) -> list[dict]:
-    """drift.settle for the day just published, each day's tokenizer from the model that scored it."""
-    import functools
-    import time
-
-    from nlp_tasks import drift as D
-    from nlp_tasks.sentiment import registry
-
-    t0 = time.perf_counter()
-    tokenizer_for = functools.lru_cache(maxsize=None)(lambda version: str(registry.fetch(run.lake, version)))
-    settled = D.settle(run.lake, run.day, tokenizer_for)
-    updated = [s["dt"] for s in settled if s["changed"]]
-    log.info(
-        "drift settled for %s in %.2fs; updated: %s",
-        ",".join(s["dt"] for s in settled),
-        time.perf_counter() - t0,
-        ",".join(updated) or "none",
-    )
-    return settled
-
-
-def _map_index(ctx) -> int | None:
-    i = getattr(ctx.get("ti"), "map_index", -1)
-    return None if i is None or i < 0 else i
-
-
-def _materialise(seq) -> list:
-    """A mapped task's outputs as a list; indexing up to len() avoids probing past the end."""
-    return [seq[i] for i in range(len(seq))]
-
-
 @dag(
     dag_id="review_sentiment_nightly",
     # The run for day D starts once D is over (data interval [D, D+1) UTC), so its logical
@@ -190,7 +93,10 @@ def _materialise(seq) -> list:
             type="string",
             minLength=1,
             title="Data root",
-            description="s3://bucket/prefix or file:///path of the data lake: the default root, or one under an entry of $NLP_TASKS_ALLOWED_ROOTS",
+            description=(
+                "s3://bucket/prefix or file:///path of the data lake: the default root, or one under an entry of "
+                "$NLP_TASKS_ALLOWED_ROOTS"
+            ),
             section=S_STORAGE,
         ),
         "aws_conn_id": Param(
@@ -217,7 +123,9 @@ def _materialise(seq) -> list:
             minimum=10,
             maximum=200_000,
             title="Rows per shard",
-            description="target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)",
+            description=(
+                "target rows per Parquet shard (one redact and one score task each; balanced, at most 10% over)"
+            ),
             section=S_STORAGE,
         ),
         "model_version": Param(
@@ -233,7 +141,10 @@ def _materialise(seq) -> list:
             type="string",
             minLength=1,
             title="Challenger model",
-            description="model scored in shadow beside the model, for reports/model_comparison only: the registry's challenger alias (if set), a version, or none",
+            description=(
+                "model scored in shadow beside the model, for reports/model_comparison only: the registry's "
+                "challenger alias (if set), a version, or none"
+            ),
             section=S_MODEL,
         ),
         "shadow_fraction": Param(
@@ -242,7 +153,9 @@ def _materialise(seq) -> list:
             minimum=0,
             maximum=1,
             title="Challenger's share of reviews",
-            description="share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)",
+            description=(
+                "share of reviews the challenger scores, chosen by a hash of review_id (the same reviews every run)"
+            ),
             section=S_MODEL,
         ),
         "score_cache_days": Param(
@@ -251,7 +164,10 @@ def _materialise(seq) -> list:
             minimum=0,
             maximum=3650,
             title="Score cache retention (days)",
-            description="texts scored on an earlier night by the same model and runtime are not scored again; entries unused this many days are dropped; 0 turns the cache off (see docs/model.md)",
+            description=(
+                "texts scored on an earlier night by the same model and runtime are not scored again; entries unused "
+                "this many days are dropped; 0 turns the cache off (see docs/model.md)"
+            ),
             section=S_MODEL,
         ),
         "provider": Param(
@@ -269,7 +185,10 @@ def _materialise(seq) -> list:
             minimum=0,
             maximum=1,
             title="Neutral band: low",
-            description="binary models only: P(positive) below this is negative; must be below the high end (a 3-class model uses its own calibrated rule and ignores this)",
+            description=(
+                "binary models only: P(positive) below this is negative; must be below the high end (a 3-class model "
+                "uses its own calibrated rule and ignores this)"
+            ),
             section=S_MODEL,
         ),
         "neutral_high": Param(
@@ -278,7 +197,10 @@ def _materialise(seq) -> list:
             minimum=0,
             maximum=1,
             title="Neutral band: high",
-            description="binary models only: P(positive) at or above this is positive (ignored, with a log line, for a 3-class model)",
+            description=(
+                "binary models only: P(positive) at or above this is positive (ignored, with a log line, for a "
+                "3-class model)"
+            ),
             section=S_MODEL,
         ),
         "max_invalid_fraction": Param(
@@ -313,7 +235,10 @@ def _materialise(seq) -> list:
             type=["null", "string"],
             format="date",
             title="Baseline day",
-            description="use this published day as the drift baseline for this run (default: reference/baseline/ set by `python -m nlp_tasks.drift set-baseline`)",
+            description=(
+                "use this published day as the drift baseline for this run (default: reference/baseline/ set by "
+                "`python -m nlp_tasks.drift set-baseline`)"
+            ),
             section=S_DRIFT,
         ),
         "drift_alert": Param(
@@ -352,7 +277,10 @@ def _materialise(seq) -> list:
             type=["null", "number"],
             minimum=0,
             title="Price per inference slot-hour",
-            description="price per hour of the inference (score) slot, e.g. a GPU worker; default: the price per worker slot-hour",
+            description=(
+                "price per hour of the inference (score) slot, e.g. a GPU worker; default: the price per worker "
+                "slot-hour"
+            ),
             section=S_COST,
         ),
     },
@@ -376,52 +304,53 @@ def review_sentiment_nightly():
             raise AirflowFailException("invalid Params: " + "; ".join(problems))
         # No lake is opened here (data_root is checked next), but the line names the run as every
         # other line of the pipeline does.
-        with observability.log_context(run_id=ctx["run_id"], dt=_day(ctx), stage="check_params"):
+        with observability.log_context(run_id=ctx["run_id"], dt=day_of(ctx), stage="check_params"):
             log.info("Params checked: the neutral band is [%s, %s)", params["neutral_low"], params["neutral_high"])
 
     @task(retries=0)
     def check_data_root() -> str:
-        root = get_current_context()["params"]["data_root"]
-        _allowed_root(root)
-        with _stage("check_data_root"):  # opens no connection to the root: nothing is read
-            log.info("data_root %s is allowed", root)
+        root = allowed_root(get_current_context()["params"]["data_root"])
+        _root_allowed(root)
         return root
 
+    @stage("check_data_root")  # opens no connection to the root: nothing is read
+    def _root_allowed(run, root: str) -> None:
+        log.info("data_root %s is allowed", root)
+
     @task
-    def discover() -> list[str]:
+    @stage("discover")
+    def discover(run) -> list[str]:
         from nlp_tasks import pipeline
 
-        with _stage("discover") as (run, _):
-            return pipeline.discover(run)
+        return pipeline.discover(run)
 
     @task
-    def resolve_model() -> str:
+    @stage("resolve_model")
+    def resolve_model(run) -> str:
         from nlp_tasks.sentiment import registry
 
-        with _stage("resolve_model") as (run, _):
-            version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
-            log.info("model for this run: %s", version)
-            return version
+        version = registry.resolve(run.lake, get_current_context()["params"]["model_version"])
+        log.info("model for this run: %s", version)
+        return version
 
     @task
-    def resolve_challenger(champion: str) -> dict:
+    @stage("resolve_challenger")
+    def resolve_challenger(run, champion: str) -> dict:
         from nlp_tasks import shadow
 
-        with _stage("resolve_challenger") as (run, _):
-            challenger = shadow.resolve_challenger(
-                run.lake, get_current_context()["params"]["challenger_version"], champion
-            )
-            log.info("challenger for this run: %s", challenger["version"] or challenger["error"] or "none")
-            return challenger
+        challenger = shadow.resolve_challenger(
+            run.lake, get_current_context()["params"]["challenger_version"], champion
+        )
+        log.info("challenger for this run: %s", challenger["version"] or challenger["error"] or "none")
+        return challenger
 
     @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
-    def ingest(uri: str) -> dict:
+    @stage("ingest", shard=lambda uri: uri)
+    def ingest(run, uri: str) -> dict:
         from nlp_tasks import pipeline
 
         ctx = get_current_context()
-        with _stage("ingest", uri) as (run, out):
-            out["result"] = pipeline.ingest(run, uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
-            return out["result"]
+        return pipeline.ingest(run, uri, ctx["ti"].map_index, ctx["params"]["shard_rows"])
 
     # A day with no input maps ingest/validate_batch/redact/score over nothing (they are
     # skipped); the downstream stages still run, so the day gets its empty report and says so.
@@ -430,68 +359,59 @@ def review_sentiment_nightly():
     # validated by a validate_batch task; then validate checks review_id uniqueness across the
     # day a hash range at a time and writes the balanced validated shards (at most 1,000).
     @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def validate_plan(ingested: list[dict]) -> list[dict]:
+    @stage("validate_plan")
+    def validate_plan(run, ingested: list[dict]) -> list[dict]:
         from nlp_tasks import validate_day
 
-        with _stage("validate_plan"):
-            return validate_day.plan_batches(_materialise(ingested))
+        return validate_day.plan_batches(materialise(ingested))
 
     @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
-    def validate_batch(batch: dict) -> dict:
+    @stage("validate_batch", shard=lambda batch: f"batch-{batch['index']:05d}")
+    def validate_batch(run, batch: dict) -> dict:
         from nlp_tasks import validate_day
 
-        with _stage("validate_batch", f"batch-{batch['index']:05d}") as (run, out):
-            out["result"] = validate_day.validate_batch(run, batch)
-            return out["result"]
+        return validate_day.validate_batch(run, batch)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def validate(ingested: list[dict], batches: list[dict]) -> dict:
+    @stage("validate")
+    def validate(run, ingested: list[dict], batches: list[dict]) -> dict:
         from nlp_tasks import validate_day
 
-        with _stage("validate") as (run, out):
-            done = _materialise(batches)
-            out["result"] = validate_day.finish_validate(
-                run, _materialise(ingested), done, get_current_context()["params"]["shard_rows"]
-            )
-        # The stage's peak for the run summary: the largest of its tasks', batches included.
-        out["result"]["peak_rss_mb"] = max([out["result"]["peak_rss_mb"], *(b.get("peak_rss_mb") or 0 for b in done)])
-        return out["result"]
+        shard_rows = get_current_context()["params"]["shard_rows"]
+        return validate_day.finish_validate(run, materialise(ingested), materialise(batches), shard_rows)
 
     @task
     def shards_of(validated: dict) -> list[str]:
         return validated["shards"]
 
     @task(max_active_tis_per_dagrun=MAPPED_PARALLELISM)
-    def redact(shard: str) -> dict:
+    @stage("redact", shard=lambda shard: shard)
+    def redact(run, shard: str) -> dict:
         from nlp_tasks import pipeline
 
-        with _stage("redact", shard) as (run, out):
-            out["result"] = pipeline.redact(run, shard)
-            return out["result"]
+        return pipeline.redact(run, shard)
 
     # Scoring maps over a plain list, not over redact's mapped output: Airflow 3.3 can mark a
     # mapped-over-mapped task "removed" when a backfill re-runs a day, publishing no scores.
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def redacted_shards(redacted: list[dict]) -> list[str]:
-        return [r["shard"] for r in _materialise(redacted)]
+        return [r["shard"] for r in materialise(redacted)]
 
     @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=INFERENCE_PARALLELISM)
-    def score(shard: str, model_version: str) -> dict:
+    @stage("score", shard=lambda shard, model_version: shard)
+    def score(run, shard: str, model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
 
         params = get_current_context()["params"]
-        with _stage("score", shard) as (run, out):
-            model_dir = registry.fetch(run.lake, model_version)
-            out["result"] = pipeline.score(
-                run,
-                shard,
-                str(model_dir),
-                params["provider"],
-                (params["neutral_low"], params["neutral_high"]),
-                cache_days=int(params.get("score_cache_days", 0)),
-            )
-            return out["result"]
+        return pipeline.score(
+            run,
+            shard,
+            str(registry.fetch(run.lake, model_version)),
+            params["provider"],
+            (params["neutral_low"], params["neutral_high"]),
+            cache_days=int(params.get("score_cache_days", 0)),
+        )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def shadow_shards(shards: list[str], challenger: dict) -> list[str]:
@@ -501,52 +421,48 @@ def review_sentiment_nightly():
 
     # Same queue and pool as score: the challenger competes for the same inference slots.
     @task(queue=INFERENCE_QUEUE, pool=INFERENCE_POOL, max_active_tis_per_dagrun=INFERENCE_PARALLELISM)
-    def shadow_score(shard: str, challenger: dict) -> dict:
+    @stage("shadow_score", shard=lambda shard, challenger: shard)
+    def shadow_score(run, shard: str, challenger: dict) -> dict:
         from nlp_tasks import shadow
 
         params = get_current_context()["params"]
-        with _stage("shadow_score", shard) as (run, out):
-            out["result"] = shadow.shadow_score(
-                run,
-                shard,
-                challenger["version"],
-                params["provider"],
-                (params["neutral_low"], params["neutral_high"]),
-                params["shadow_fraction"],
-            )
-            return out["result"]
+        return shadow.shadow_score(
+            run,
+            shard,
+            challenger["version"],
+            params["provider"],
+            (params["neutral_low"], params["neutral_high"]),
+            params["shadow_fraction"],
+        )
 
     # ALL_DONE: runs whatever became of the challenger's shards; it never raises.
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def compare_models(scored: list[dict], shadowed: list[dict], champion: str, challenger: dict) -> dict:
+    @stage("compare_models", metrics=False)
+    def compare_models(run, scored: list[dict], shadowed: list[dict], champion: str, challenger: dict) -> dict:
         from nlp_tasks import shadow
 
-        with _stage("compare_models") as (run, _):
-            try:
-                got, done = _materialise(scored), _materialise(shadowed)
-            except Exception as e:  # an upstream that failed left no XCom to read
-                log.warning("model comparison inputs unavailable (%s)", type(e).__name__)
-                got, done = [], []
-            return shadow.compare(
-                run, champion, challenger, got, done, get_current_context()["params"]["shadow_fraction"]
-            )
+        try:
+            got, done = materialise(scored), materialise(shadowed)
+        except Exception as e:  # an upstream that failed left no XCom to read
+            log.warning("model comparison inputs unavailable (%s)", type(e).__name__)
+            got, done = [], []
+        return shadow.compare(run, champion, challenger, got, done, get_current_context()["params"]["shadow_fraction"])
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def drift(scored: list[dict], model_version: str) -> dict:
+    @stage("drift")
+    def drift(run, scored: list[dict], model_version: str) -> dict:
         from nlp_tasks import pipeline
         from nlp_tasks.sentiment import registry
 
         params = get_current_context()["params"]
-        with _stage("drift") as (run, out):
-            out["result"] = pipeline.drift(
-                run,
-                [s["shard"] for s in _materialise(scored)],
-                params["drift_threshold"],
-                params["drift_alpha"],
-                tokenizer=str(registry.fetch(run.lake, model_version)),
-                baseline_date=params.get("baseline_date"),
-            )
-            return out["result"]
+        return pipeline.drift(
+            run,
+            [s["shard"] for s in materialise(scored)],
+            params["drift_threshold"],
+            params["drift_alpha"],
+            tokenizer=str(registry.fetch_tokenizer(run.lake, model_version)),
+            baseline_date=params.get("baseline_date"),
+        )
 
     # publish runs one instance at a time across all runs of this DAG (max_active_tis_per_dag=1)
     # and, once the day is committed, settles drift: it recomputes the drift of its own day and
@@ -575,32 +491,9 @@ def review_sentiment_nightly():
         drift_result: dict,
         comparison: dict,
     ) -> dict:
-        from airflow.sdk.observability.stats import Stats
-
-        from nlp_tasks import observability
-        from nlp_tasks import publish as publishing
-
         ctx = get_current_context()
-        params = ctx["params"]
-        with _stage("publish") as (run, out):
-            summary = publishing.publish(
-                run,
-                _materialise(ingested),
-                validated,
-                _materialise(redacted),
-                _materialise(scored),
-                drift_result,
-                params["max_invalid_fraction"],
-                price_per_hour=params.get("price_per_hour") or 0.0,
-                inference_price_per_hour=params.get("inference_price_per_hour"),
-                comparison=comparison,
-            )
-            settled = _settle_drift(run)
-            own = next((s["result"] for s in settled if s["dt"] == run.day), drift_result)
-            summary["drift_verdict"] = own["verdict"]
-            out["result"] = summary
-            observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
-            log.info("published: %s", summary)
+        summary = _publish_day(ingested, validated, redacted, scored, drift_result, comparison)
+        own = summary.pop("settled_drift")
         # The day's settled drift, for the alert callback (DriftNotifier) and drift_alert=fail.
         ctx["ti"].xcom_push(key="drift", value=own)
         ctx["outlet_events"][REVIEW_REPORTS].extra = {"dt": summary["dt"], "data_root": ctx["params"]["data_root"]}
@@ -614,6 +507,35 @@ def review_sentiment_nightly():
             except alerts.DriftDetected as e:
                 raise AirflowFailException(str(e)) from None  # no retries: the reports are already published
         return summary
+
+    @stage("publish")
+    def _publish_day(run, ingested, validated, redacted, scored, drift_result, comparison) -> dict:
+        """Publish the day and settle drift; the summary carries the day's settled drift."""
+        from airflow.sdk.observability.stats import Stats
+
+        from nlp_tasks import observability, pipeline
+        from nlp_tasks import publish as publishing
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        summary = publishing.publish(
+            run,
+            materialise(ingested),
+            validated,
+            materialise(redacted),
+            materialise(scored),
+            drift_result,
+            params["max_invalid_fraction"],
+            price_per_hour=params.get("price_per_hour") or 0.0,
+            inference_price_per_hour=params.get("inference_price_per_hour"),
+            comparison=comparison,
+        )
+        settled = pipeline.settle_drift(run)
+        own = next((s["result"] for s in settled if s["dt"] == run.day), drift_result)
+        summary["drift_verdict"] = own["verdict"]
+        observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
+        log.info("published: %s", summary)
+        return {**summary, "settled_drift": own}
 
     checked = check_data_root()
     check_params() >> checked

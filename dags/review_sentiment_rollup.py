@@ -13,38 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import sys
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-# The DAGs folder is on sys.path under Airflow; loaded any other way, put it there.
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
-    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
-from assets import REVIEW_REPORTS  # noqa: E402
+from nlp_tasks import roots
+from nlp_tasks.airflow.assets import REVIEW_REPORTS
+from nlp_tasks.airflow.stage import lake
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA_ROOT = os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
-
-
-def _lake(root: str, conn_id: str):
-    from nlp_tasks import roots
-    from nlp_tasks.storage import Lake
-
-    try:  # the same allow-list as the nightly DAG: the default root plus $NLP_TASKS_ALLOWED_ROOTS
-        roots.check_root(root, DEFAULT_DATA_ROOT)
-    except roots.RootNotAllowed as e:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(e)) from None
-
-    if not root.startswith("s3://"):
-        return Lake(root)
-    from nlp_tasks.airflow.connections import s3_options
-
-    return Lake(root, s3_options(conn_id))
+DEFAULT_DATA_ROOT = roots.default_root()
 
 
 def _latest_event_extra(ctx) -> dict:
@@ -72,7 +50,10 @@ def _latest_event_extra(ctx) -> dict:
         "data_root": Param(
             None,
             type=["null", "string"],
-            description="default: the triggering event's data_root, else $NLP_TASKS_DATA_ROOT; must be allowed by $NLP_TASKS_ALLOWED_ROOTS",
+            description=(
+                "default: the triggering event's data_root, else $NLP_TASKS_DATA_ROOT; "
+                "must be allowed by $NLP_TASKS_ALLOWED_ROOTS"
+            ),
         ),
         "aws_conn_id": Param("aws_default", type="string", description="Airflow AWS connection for s3:// roots"),
         "day": Param(
@@ -90,12 +71,13 @@ def review_sentiment_rollup():
         ctx = get_current_context()
         params = ctx["params"]
         extra = _latest_event_extra(ctx)
-        lake = _lake(params.get("data_root") or extra.get("data_root") or DEFAULT_DATA_ROOT, params["aws_conn_id"])
-        day = params.get("day") or extra.get("dt") or R.latest_summary_day(lake)
+        # The same allow-list as the nightly DAG: the default root plus $NLP_TASKS_ALLOWED_ROOTS.
+        reports = lake(params.get("data_root") or extra.get("data_root") or DEFAULT_DATA_ROOT, params["aws_conn_id"])
+        day = params.get("day") or extra.get("dt") or R.latest_summary_day(reports)
         if not day:
-            log.warning("no published summary under %s: nothing to roll up", lake.root)
+            log.warning("no published summary under %s: nothing to roll up", reports.root)
             return {"week": None, "days": [], "uri": None}
-        return R.rollup_week(lake, day, ctx["run_id"])
+        return R.rollup_week(reports, day, ctx["run_id"])
 
     rollup()
 

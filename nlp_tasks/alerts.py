@@ -5,10 +5,10 @@ Drift does not fail a run by default: the day is published and an alert goes out
 
 * ``none``  - nothing (the drift table and the HTML report still say so);
 * ``log``   - a WARNING in the task log (default);
-* ``email`` - a plain-text mail over SMTP;
-* ``slack`` - a message to a Slack incoming webhook;
-* ``fail``  - the task that calls :func:`enforce` fails with :class:`DriftDetected` *after*
-  the reports are published (so people can look at what drifted).
+* ``email`` - a mail through the SMTP provider's ``SmtpNotifier`` (``nlp_tasks.airflow.notifier``);
+* ``slack`` - a message through the Slack provider's ``SlackWebhookNotifier`` (the same);
+* ``fail``  - :func:`dispatch` raises :class:`DriftDetected`; the nightly DAG's publish task
+  calls it *after* the reports are published (so people can look at what drifted).
 
 An alert names the day, the run, the drifted features per reference with their effect sizes
 and sample sizes, and a link to the report. It never contains review text.
@@ -16,11 +16,9 @@ and sample sizes, and a link to the report. It never contains review text.
 
 from __future__ import annotations
 
-import json
 import logging
-import smtplib
-import urllib.request
-from email.message import EmailMessage
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +26,15 @@ CHANNELS = ("none", "log", "email", "slack", "fail")
 
 
 class DriftDetected(RuntimeError):
-    """Raised by :func:`enforce` when the channel is ``fail`` and the day drifted."""
+    """Raised by :func:`dispatch` when the channel is ``fail`` and the day drifted."""
 
 
-def is_drift(result: dict | None) -> bool:
-    return bool(result) and result.get("verdict") == "drift"
+def is_drift(result: Mapping[str, Any] | None) -> bool:
+    return result is not None and result.get("verdict") == "drift"
 
 
 def format_alert(
-    result: dict,
+    result: Mapping[str, Any],
     day: str,
     run_id: str = "",
     dag_id: str = "review_sentiment_nightly",
@@ -60,8 +58,9 @@ def format_alert(
         for f in feats:
             r = stats.get((ref, f))
             if r:
+                test = "KS D" if r.get("test") == "ks" else "TVD"
                 lines.append(
-                    f"  - {f}: {'KS D' if r.get('test') == 'ks' else 'TVD'} {r['statistic']:.3f} >= {r['threshold']:g}, "
+                    f"  - {f}: {test} {r['statistic']:.3f} >= {r['threshold']:g}, "
                     f"BH p {r['p_adjusted']:.2g} < {r['alpha']:g}, n {r['n_today']} vs {r['n_reference']}"
                 )
             else:
@@ -76,56 +75,8 @@ def send_log(subject: str, body: str, logger: logging.Logger | None = None) -> N
     (logger or log).warning("%s\n%s", subject, body)
 
 
-def send_email(
-    to: list[str] | str,
-    subject: str,
-    body: str,
-    *,
-    host: str = "localhost",
-    port: int = 25,
-    sender: str = "airflow@localhost",
-    username: str | None = None,
-    password: str | None = None,
-    starttls: bool = False,
-    ssl: bool = False,
-    timeout: float = 30,
-) -> None:
-    recipients = [to] if isinstance(to, str) else list(to)
-    recipients = [r.strip() for x in recipients for r in x.split(",") if r.strip()]
-    if not recipients:
-        raise ValueError("no email recipients for the drift alert")
-    msg = EmailMessage()
-    msg["Subject"], msg["From"], msg["To"] = subject, sender, ", ".join(recipients)
-    msg.set_content(body)
-    cls = smtplib.SMTP_SSL if ssl else smtplib.SMTP
-    with cls(host, port, timeout=timeout) as smtp:
-        if starttls:
-            smtp.starttls()
-        if username:
-            smtp.login(username, password or "")
-        smtp.send_message(msg)
-
-
-def send_slack(webhook_url: str, text: str, timeout: float = 15) -> None:
-    """Post to a Slack incoming webhook. Errors never echo the URL (it is a secret)."""
-    if not webhook_url or not webhook_url.startswith(("https://", "http://")):
-        raise ValueError("the Slack webhook must be an http(s) URL")
-    req = urllib.request.Request(
-        webhook_url,
-        data=json.dumps({"text": text}).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            if resp.status >= 300:
-                raise RuntimeError(f"Slack webhook answered HTTP {resp.status}")
-    except OSError as e:
-        raise RuntimeError(f"Slack webhook call failed: {type(e).__name__}") from None
-
-
 def dispatch(
-    result: dict | None,
+    result: Mapping[str, Any] | None,
     channel: str,
     *,
     day: str,
@@ -133,32 +84,22 @@ def dispatch(
     dag_id: str = "review_sentiment_nightly",
     report_url: str | None = None,
     rows: list[dict] | None = None,
-    email: dict | None = None,
-    slack_webhook: str | None = None,
     logger: logging.Logger | None = None,
 ) -> str | None:
-    """Send the alert for a drift result on ``channel``; returns the channel used, or None
-    when there was nothing to send. ``email``: kwargs of :func:`send_email` incl. ``to``."""
+    """Send the alert for a drift result on ``channel`` (``log``, ``fail`` or ``none``; e-mail
+    and Slack go through the providers' notifiers in ``nlp_tasks.airflow.notifier``); returns
+    the channel used, or None when there was nothing to send."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown drift alert channel {channel!r}; one of {CHANNELS}")
-    if not is_drift(result) or channel == "none":
+    if channel in ("email", "slack"):
+        raise ValueError(f"the {channel} channel is sent by nlp_tasks.airflow.notifier.DriftNotifier")
+    if result is None or not is_drift(result) or channel == "none":
         return None
     subject, body = format_alert(result, day, run_id, dag_id, report_url, rows)
     if channel == "log":
         send_log(subject, body, logger)
-    elif channel == "email":
-        opts = dict(email or {})
-        send_email(opts.pop("to", []), subject, body, **opts)
-    elif channel == "slack":
-        send_slack(slack_webhook or "", f"*{subject}*\n{body}")
     elif channel == "fail":
         send_log(subject, body, logger)
         raise DriftDetected(subject)
     return channel
 
-
-def enforce(result: dict | None, channel: str) -> None:
-    """Raise DriftDetected when the day drifted and the channel is ``fail`` (call it after
-    publishing, so the reports are there to look at)."""
-    if channel == "fail" and is_drift(result):
-        raise DriftDetected(f"drift on {', '.join(result.get('drifted', []))}; reports published")

@@ -30,6 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENV = "NLP_TASKS_ALLOWED_ROOTS"
+DEFAULT_ENV = "NLP_TASKS_DATA_ROOT"
+# The clone's lake/ (an editable install, as `make` does): the root when $NLP_TASKS_DATA_ROOT is unset.
+_CLONE_LAKE = "file://" + os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lake")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # lenient: S3-compatible stores differ
 
@@ -78,6 +81,16 @@ def parse(root: str) -> Root:
     # As storage.normalise_root reads it, then with symlinks and '..' resolved.
     real = os.path.realpath(os.path.expanduser(path))
     return Root("file", tuple(s for s in real.split("/") if s))
+
+
+def default_root(env: Mapping[str, str] | None = None) -> str:
+    """The configured default root: ``$NLP_TASKS_DATA_ROOT``, else the clone's ``lake/``.
+
+    Read at call time, so the DAGs (at parse), their tasks and the UI plugin all see the
+    environment of the process they run in.
+    """
+    environ = os.environ if env is None else env
+    return environ.get(DEFAULT_ENV) or _CLONE_LAKE
 
 
 def allowed_roots(default_root: str, env: Mapping[str, str] | None = None) -> list[str]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import os
 import re
 
 from airflow.plugins_manager import AirflowPlugin
@@ -40,12 +39,7 @@ log = logging.getLogger(__name__)
 NIGHTLY_DAG_ID = "review_sentiment_nightly"
 URL_PREFIX = "/nlp-reports"
 TAB_ROUTE = "review-report"  # the external view's url_route: the UI's .../runs/{run_id}/plugin/review-report
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def default_root() -> str:
-    return os.environ.get("NLP_TASKS_DATA_ROOT") or "file://" + os.path.join(REPO_ROOT, "lake")
 
 
 def allowed_root(root: str | None) -> str:
@@ -53,9 +47,10 @@ def allowed_root(root: str | None) -> str:
     $NLP_TASKS_ALLOWED_ROOTS in the API server's environment); else 403, nothing read."""
     from nlp_tasks import roots
 
-    root = root or default_root()
+    default = roots.default_root()
+    root = root or default
     try:
-        return roots.check_root(root, default_root())
+        return roots.check_root(root, default)
     except roots.RootNotAllowed as e:
         log.warning("refused a report page under a data root that is not allowed")
         raise HTTPException(403, str(e)) from None
@@ -96,7 +91,9 @@ def read_page(day: str, root: str | None = None) -> str:
 def report_days(root: str | None = None) -> list[str]:
     lake = _lake(root)
     out = []
-    for d in lake.list_dirs(lake.uri("reports", "html")):
+    from nlp_tasks import layout
+
+    for d in lake.list_dirs(lake.uri(layout.report_table(layout.HTML))):
         name = d.rstrip("/").rsplit("/", 1)[-1]
         if name.startswith("dt=") and _DAY.fullmatch(name[3:]):
             out.append(name[3:])
@@ -158,8 +155,10 @@ def _page(title: str, body: str) -> str:
     from nlp_tasks.html_report import CSS
 
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="color-scheme" content="light dark"><title>{html.escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="color-scheme" content="light dark"><title>{html.escape(title)}</title>'
+        f"<style>{CSS}</style></head><body>{body}</body></html>"
     )
 
 
@@ -180,9 +179,8 @@ def _nav(request: Request, day: str | None = None, run_id: str | None = None) ->
             parts.append(f'<a rel="next" href="{html.escape(root)}day/{later[0]}">{later[0]} ›</a>')
     if run_id:
         # target=_top: from inside the run's tab (an iframe) the whole Airflow page moves.
-        parts.append(
-            f'<a class=right target="_top" href="{html.escape(run_url(request, run_id))}">Airflow run {html.escape(run_id)} ↗</a>'
-        )
+        href = html.escape(run_url(request, run_id))
+        parts.append(f'<a class=right target="_top" href="{href}">Airflow run {html.escape(run_id)} ↗</a>')
     return f'<nav class=reports aria-label="review reports">{"".join(parts)}</nav>'
 
 
@@ -210,9 +208,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
     title = TITLES.get(exc.status_code, "Error")
     hint = {
-        401: f'<p>Log in to <a target="_top" href="{html.escape(_airflow_base(request))}/">Airflow</a> first, then open this page again.</p>',
-        404: "<p>A day's report exists once its nightly run has published it. If the run is still going, or failed before "
-        "<code>publish</code>, look at the run's tasks in Airflow.</p>",
+        401: f'<p>Log in to <a target="_top" href="{html.escape(_airflow_base(request))}/">Airflow</a> first, '
+        "then open this page again.</p>",
+        404: "<p>A day's report exists once its nightly run has published it. If the run is still going, "
+        "or failed before <code>publish</code>, look at the run's tasks in Airflow.</p>",
     }.get(exc.status_code, "")
     root = f"{request.scope.get('root_path', '')}/"
     body = (
@@ -301,14 +300,15 @@ def index() -> str:
     )
     more = f"<p class=muted>The {LIST_DAYS} most recent of {len(days)} days.</p>" if len(days) > LIST_DAYS else ""
     table = (
-        f"<div class=scroll><table class=days><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
+        f"<div class=scroll><table class=days><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
         if days
         else "<p>No reports yet: a day's report appears here once its nightly run has published it.</p>"
     )
     return _page(
         "Review reports",
-        "<h1>Review reports</h1><p class=sub>One page per day of reviews, written by <code>review_sentiment_nightly</code>; "
-        f"newest first.</p>{table}",
+        "<h1>Review reports</h1><p class=sub>One page per day of reviews, written by "
+        f"<code>review_sentiment_nightly</code>; newest first.</p>{table}",
     )
 
 
