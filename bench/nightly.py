@@ -157,6 +157,7 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
     import pyarrow as pa
 
     from bench.inference import make_texts
+    from nlp_tasks.layout import SINGLE_FILE
     from nlp_tasks.pipeline import Run, load_engine, score
     from nlp_tasks.storage import Lake
 
@@ -166,7 +167,7 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
 
     def shard(day: str, run_id: str, texts: list[str]):
         run = Run(lake, day, run_id)
-        uri = run.work("redacted", "part-00000.parquet")
+        uri = run.work("redacted", SINGLE_FILE)
         lake.write_parquet(
             pa.table(
                 {

@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import partitions
+from . import layout, partitions
 
 CONTINUOUS = (
     "text_length",
@@ -506,24 +506,20 @@ def read_baseline(lake) -> tuple[pa.Table, dict] | None:
 def report_day_files(lake, day: str) -> list[str] | None:
     """The Parquet files of a published reports/sentiment partition (possibly none), or
     None if it is not complete."""
-    from . import layout
-
-    return partitions.files(lake, lake.uri(layout.report("sentiment", day)))
+    return partitions.files(lake, lake.uri(layout.report(layout.SENTIMENT, day)))
 
 
 def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
     """A published reports/sentiment partition whole, or None if it is not complete. Drift
     never calls this (it samples a batch at a time); it is for small days and tools."""
-    from . import layout
-
-    return partitions.read(lake, lake.uri(layout.report("sentiment", day)), columns)
+    return partitions.read(lake, lake.uri(layout.report(layout.SENTIMENT, day)), columns)
 
 
 # -- the rolling window, and drift that does not depend on the order days were published --
 def window_days(lake, day: str, window: int = WINDOW) -> list[str]:
     """Published days strictly before ``day``, newest ``window`` of them within ``window`` days."""
     d0 = dt.date.fromisoformat(day)
-    days = partitions.published_days(lake, lake.uri("reports", "sentiment"))
+    days = partitions.published_days(lake, lake.uri(layout.report_table(layout.SENTIMENT)))
     return [d for d in days if d0 - dt.timedelta(days=window) <= dt.date.fromisoformat(d) < d0][-window:]
 
 
@@ -579,8 +575,6 @@ def result_of(rows: list[dict], references: list[str], rolling_days: list[str], 
 
 
 def _partition(lake, table: str, day: str) -> pa.Table | None:
-    from . import layout
-
     return partitions.read(lake, lake.uri(layout.report(table, day)))
 
 
@@ -595,7 +589,7 @@ def recompute(
     family). ``tokenizer_for(model_version)`` gives the tokenizer of the model that scored the
     day (None: no unk_share). None if the day has no complete sentiment and drift partitions.
     """
-    old = _partition(lake, "drift", day)
+    old = _partition(lake, layout.DRIFT, day)
     files = report_day_files(lake, day)
     if old is None or old.num_rows == 0 or not files:
         return None
@@ -639,9 +633,7 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
     """
     d0 = dt.date.fromisoformat(day)
     later = [(d0 + dt.timedelta(days=i)).isoformat() for i in range(1, window + 1)]
-    from . import layout
-
-    targets = [day] + [d for d in later if partitions.is_complete(lake, lake.uri(layout.report("sentiment", d)))]
+    targets = [day] + [d for d in later if partitions.is_complete(lake, lake.uri(layout.report(layout.SENTIMENT, d)))]
     out = []
     for d in targets:
         got = recompute(lake, d, tokenizer_for, window)
@@ -650,7 +642,7 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
             continue
         table, result = got
         changed = _apply(lake, d, table, result)
-        result["uri"] = lake.uri(layout.report("drift", d), partitions.SINGLE)
+        result["uri"] = lake.uri(layout.report(layout.DRIFT, d), layout.SINGLE_FILE)
         log.info(
             "drift of %s settled against %s: %s%s",
             d,
@@ -664,23 +656,21 @@ def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dic
 
 def _apply(lake, day: str, table: pa.Table, result: dict) -> bool:
     """Write what changed of a day's drift result; True if anything did."""
-    from . import layout
-
     changed = False
-    prefix = lake.uri(layout.report("drift", day))
-    old = _partition(lake, "drift", day)
+    prefix = lake.uri(layout.report(layout.DRIFT, day))
+    old = _partition(lake, layout.DRIFT, day)
     # compare() gives every feature a row, so a drift table is never empty.
     run_id: str = table.column("run_id")[0].as_py() if table.num_rows else ""
     if old is None or not old.equals(table):
         partitions.write(lake, prefix, table, run_id)  # one atomic replace, then the marker
         changed = True
-    summary = _partition(lake, "summary", day)
+    summary = _partition(lake, layout.SUMMARY, day)
     if summary is not None and set(summary.column("drift_verdict").to_pylist()) != {result["verdict"]}:
         i = summary.column_names.index("drift_verdict")
         summary = summary.set_column(
             i, summary.schema.field(i), pa.array([result["verdict"]] * summary.num_rows, pa.string())
         )
-        s_prefix = lake.uri(layout.report("summary", day))
+        s_prefix = lake.uri(layout.report(layout.SUMMARY, day))
         # A complete summary partition (one _partition read) has a marker naming its run.
         partitions.write(lake, s_prefix, summary, (partitions.marker(lake, s_prefix) or {}).get("run_id") or "")
         changed = True
@@ -713,8 +703,6 @@ def set_baseline(lake, day: str) -> dict:
     Copied a batch at a time into staged files (partitions.StagedWriter), then committed like a
     report partition (partitions.commit): readers see the old baseline or the new one.
     """
-    from . import layout
-
     layout.check_date(day)
     files = report_day_files(lake, day)
     staging = lake.uri(BASELINE_PREFIX + "-staging")
@@ -730,7 +718,7 @@ def set_baseline(lake, day: str) -> dict:
         raise FileNotFoundError(f"no complete reports/sentiment partition for {day} under {lake.root}")
     meta = {
         "dt": day,
-        "source": lake.uri(layout.report("sentiment", day)),
+        "source": lake.uri(layout.report(layout.SENTIMENT, day)),
         "set_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     marker = partitions.commit(lake, lake.uri(BASELINE_PREFIX), writer.close(), "set-baseline", **meta)

@@ -70,15 +70,15 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     history = []
     for d in partitions.published_days(lake, lake.uri(layout.report_table(layout.SUMMARY))):
         if start <= dt.date.fromisoformat(d) <= end:
-            t = _read_partition(lake, "summary", d)
+            t = _read_partition(lake, layout.SUMMARY, d)
             if t is None:
                 continue
             for r in t.to_pylist():
                 if r["scope"] == "overall":
                     history.append({"dt": d, **r})
-    summary = _read_partition(lake, "summary", day)
+    summary = _read_partition(lake, layout.SUMMARY, day)
     summary_rows = summary.to_pylist() if summary is not None else []
-    drift_t = _read_partition(lake, "drift", day)
+    drift_t = _read_partition(lake, layout.DRIFT, day)
     drift_rows = drift_t.to_pylist() if drift_t is not None else []
 
     dists = {"today": score_sample(lake, D.report_day_files(lake, day) or [], max_scores)}
@@ -93,7 +93,7 @@ def gather(lake, day: str, history_days: int = 30, window: int = 7, max_scores: 
     m_uri = lake.uri(layout.manifest(day))
     if lake.exists(m_uri):
         manifest = json.loads(lake.read_text(m_uri))
-    comparison = _read_partition(lake, "model_comparison", day)
+    comparison = _read_partition(lake, layout.MODEL_COMPARISON, day)
     comparison_rows = [r for r in comparison.to_pylist() if r["scope"] == "overall"] if comparison is not None else []
     return {
         "day": day,

@@ -242,7 +242,7 @@ def read_window(lake, start: str, end: str) -> list[dict]:
     out: list[dict] = []
     day = d0
     while day <= d1:
-        prefix = layout.report("model_comparison", day.isoformat())
+        prefix = layout.report(layout.MODEL_COMPARISON, day.isoformat())
         t = partitions.read(lake, lake.uri(prefix))
         if t is not None:
             out.extend({**r, "dt": day.isoformat()} for r in t.to_pylist() if r["scope"] == "overall")
