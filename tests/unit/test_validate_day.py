@@ -130,7 +130,9 @@ def test_a_day_with_many_batches_gets_larger_batches_not_more_tasks(monkeypatch)
     ingested = [{"file": f"f{i}", "parsed": 100_000, "shards": [f"f{i}-{k}" for k in range(5)]} for i in range(10)]
     assert len(validate_day.plan_batches(ingested)) == 10
     # A few rows over a batch make no batch of their own (balanced, like shards).
-    tail = [{"file": f"f{i}", "parsed": 16_668 if i < 6 else 0, "shards": [f"f{i}-0"] if i < 6 else []} for i in range(7)]
+    tail = [
+        {"file": f"f{i}", "parsed": 16_668 if i < 6 else 0, "shards": [f"f{i}-0"] if i < 6 else []} for i in range(7)
+    ]
     assert [len(b["shards"]) for b in validate_day.plan_batches(tail)] == [6]
     monkeypatch.setattr(validate_day, "MAX_VALIDATE_BATCHES", 3)
     plan = validate_day.plan_batches(ingested)
