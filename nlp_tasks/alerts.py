@@ -102,4 +102,3 @@ def dispatch(
         send_log(subject, body, logger)
         raise DriftDetected(subject)
     return channel
-
