@@ -104,12 +104,6 @@ def batches(
         yield from pf.iter_batches(batch_size=batch_rows, columns=cols)
 
 
-def partition_batches(lake: Lake, prefix: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """Every batch of a complete partition (nothing if it is not complete)."""
-    for uri in files(lake, prefix) or []:
-        yield from batches(lake, uri, columns)
-
-
 def complete_keys(lake: Lake, table_uri: str, key: str = "dt") -> list[str]:
     """The values of ``key`` (``dt=...``) of every complete partition under a table, sorted."""
     out = []
