@@ -32,7 +32,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 venv: $(BIN)/.installed
 
 # The full model = all-MiniLM-L6-v2 from its pip wheel + the committed delta, exported to ONNX.
-build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delta/* nlp_tasks/sentiment/delta/adapter/*) nlp_tasks/sentiment/export.py nlp_tasks/sentiment/modeling.py nlp_tasks/sentiment/quantize.py nlp_tasks/sentiment/openvino_backend.py
+build/model/metadata.json: $(BIN)/.installed $(wildcard nlp_tasks/sentiment/delta/* nlp_tasks/sentiment/delta/adapter/*) nlp_tasks/sentiment/export.py nlp_tasks/sentiment/modeling.py nlp_tasks/sentiment/quantize.py nlp_tasks/sentiment/artifacts.py
 	$(BIN)/python -m nlp_tasks.sentiment build --out build/model
 	touch $@
 
