@@ -28,7 +28,7 @@ import logging
 import posixpath
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -339,8 +339,8 @@ def _json_type(obj) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(obj), "number")
 
 
-def read_jsonl(stream, result: ParsedObject) -> None:
-    objects, row_numbers = [], []
+def _jsonl_texts(stream, result: ParsedObject) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-blank line; lines too long or not UTF-8 are rejected."""
     for n, line in _lines(stream):
         if line is None:
             result.reject(n, f"line {n}: longer than {MAX_RECORD_BYTES // (1024 * 1024)} MiB, not parsed")
@@ -349,11 +349,16 @@ def read_jsonl(stream, result: ParsedObject) -> None:
             continue
         try:
             # Without its line break: _loads' fast path needs the object to end the line.
-            text = line.decode("utf-8").rstrip("\r\n")
+            yield n, line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             result.reject(n, f"line {n}: not valid UTF-8 (byte offset {e.start})")
-            continue
-        obj = _parse_record(text, "line", n, result)
+
+
+def _add_json_records(result: ParsedObject, texts: Iterable[tuple[int, str]], unit: str) -> None:
+    """Parse each (number, text) as a review object and add them READ_BATCH at a time."""
+    objects, row_numbers = [], []
+    for n, text in texts:
+        obj = _parse_record(text, unit, n, result)
         if obj is None:
             continue
         objects.append(obj)
@@ -363,6 +368,10 @@ def read_jsonl(stream, result: ParsedObject) -> None:
             objects, row_numbers = [], []
     if objects:
         _add_columns(result, _object_columns(objects), row_numbers)
+
+
+def read_jsonl(stream, result: ParsedObject) -> None:
+    _add_json_records(result, _jsonl_texts(stream, result), "line")
 
 
 def read_json(stream, result: ParsedObject) -> None:
@@ -376,17 +385,7 @@ def read_json(stream, result: ParsedObject) -> None:
     if head[:1] != b"[":
         read_jsonl(reader, result)
         return
-    objects, row_numbers = [], []
-    for n, text in _array_elements(reader, result):
-        obj = _parse_record(text, "element", n, result)
-        if obj is not None:
-            objects.append(obj)
-            row_numbers.append(n)
-        if len(objects) >= READ_BATCH:
-            _add_columns(result, _object_columns(objects), row_numbers)
-            objects, row_numbers = [], []
-    if objects:
-        _add_columns(result, _object_columns(objects), row_numbers)
+    _add_json_records(result, _array_elements(reader, result), "element")
 
 
 # Inside a JSON array: the characters that change nesting, and strings (skipped whole, so
