@@ -1,6 +1,7 @@
 """Inference benchmark: Hugging Face pipeline (PyTorch FP32, batch 32) vs this engine (ONNX Runtime).
 
     python bench/inference.py [--model-dir build/model] [--texts 2000] [--repeats 3]
+        [--reviews FILE.jsonl ...] [--invariance-texts 100]
 
 Both run in this one process on the same texts (short review sentences mixed with long
 multi-paragraph reviews) with the same weights: the pipeline gets the torch model assembled
@@ -21,10 +22,18 @@ Peers (issue 22), each on the same texts and threads, given length-sorted batche
 case), timed in the same interleaved rounds: ONNX Runtime dynamic INT8 as Optimum quantises
 (every MatMul, per-channel weights; through optimum's ORTQuantizer when it is installed, else
 the same quantize_dynamic call here: optimum-onnx does not install beside transformers 5.x),
-OpenVINO static INT8 (this engine's ``ov-int8`` variant), and the engine as ``auto`` picks it
-on this CPU. Ratios are against the ONNX Runtime engine (today's CPU path); agreement is
-3-class label agreement with the torch FP32 pipeline. The CPU model and its vector/INT8 flags
-are printed with the figures: OpenVINO INT8 needs VNNI or AMX to be fast.
+ONNX Runtime FP32, OpenVINO static INT8 (this engine's ``ov-int8`` variant), OpenVINO BF16
+(``ov-bf16``: the FP32 model at BF16 precision, fixed 16-row calls; run only where the CPU has
+BF16 instructions), and the engine as ``auto`` picks it on this CPU. Ratios are against the ONNX
+Runtime INT8 engine (today's CPU path, "today's engine"); agreement is 3-class label agreement
+with the torch FP32 pipeline; "batch dP" is the largest change of any probability between
+scoring each of the first ``--invariance-texts`` texts alone and scoring them all together (0:
+batch-invariant). The CPU model and its vector/INT8/BF16 flags are printed with the figures:
+OpenVINO INT8 needs VNNI or AMX to be fast, OpenVINO BF16 AMX.
+
+``--reviews``: real reviews (JSONL with ``text`` and optional ``title``, e.g. the
+``*_dev.jsonl`` splits of reviews_rated) instead of the generated texts: the first ``--texts``
+of them, taken in turn from each file, input title + ". " + text as the DAG scores them.
 """
 
 from __future__ import annotations
@@ -63,6 +72,21 @@ LONG_PARTS = [
     "Support replaced it without questions, so overall I am happy with the purchase.",
     "Compared with my previous one it is faster, but the jar is smaller than advertised.",
 ]
+
+
+def read_reviews(paths: list[str], n: int) -> list[str]:
+    """Up to ``n`` review inputs, taken in turn from each JSONL file (title + ". " + text)."""
+    from nlp_tasks.sentiment.datasets import review_input
+
+    per_file = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        per_file.append([review_input(r.get("title"), r["text"]) for r in rows if r.get("text")])
+    out: list[str] = []
+    for i in range(max(map(len, per_file), default=0)):
+        out.extend(texts[i] for texts in per_file if i < len(texts))
+    return out[:n]
 
 
 def make_texts(n: int, seed: int = 0) -> list[str]:
@@ -271,13 +295,14 @@ def peer_engines(model_dir: Path, tmp: Path) -> dict:
 
     from nlp_tasks.sentiment.engine import SentimentEngine
 
-    peers = {"engine_onnxruntime_int8": (SentimentEngine(model_dir, provider="onnxruntime"), "today's CPU path")}
+    peers = {"engine_onnxruntime_int8": (SentimentEngine(model_dir, provider="onnxruntime"), "today's engine")}
     path, how = optimum_int8(model_dir, tmp)
     e = SentimentEngine(model_dir, provider="onnxruntime")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = e.threads, 1
     e.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     peers["optimum_ort_dynamic_int8"] = (e, how)
+    peers["onnxruntime_fp32"] = (SentimentEngine(model_dir, provider="onnxruntime", variant="fp32"), "the FP32 model")
     if (model_dir / "model.ov-int8.xml").exists():
         try:
             peers["openvino_static_int8"] = (
@@ -286,9 +311,28 @@ def peer_engines(model_dir: Path, tmp: Path) -> dict:
             )
         except (ImportError, RuntimeError) as exc:
             print(f"OpenVINO INT8 skipped: {exc}", file=sys.stderr)
+    if {"amx_bf16", "avx512_bf16"} & set(cpu_flags()):
+        try:
+            peers["openvino_bf16"] = (
+                SentimentEngine(model_dir, variant="ov-bf16"),
+                "model.onnx at BF16, per-window padding, 16-row calls",
+            )
+        except (ImportError, RuntimeError) as exc:
+            print(f"OpenVINO BF16 skipped: {exc}", file=sys.stderr)
+    else:
+        print("OpenVINO BF16 skipped: no BF16 instructions on this CPU", file=sys.stderr)
     auto = SentimentEngine(model_dir, provider="auto")
     peers["engine_auto"] = (auto, f"what auto picks here: {auto.choice.provider} {auto.choice.variant}")
     return peers
+
+
+def batch_dp(engine, texts: list[str]) -> float:
+    """Largest change of any probability between scoring each text alone and all together."""
+    import numpy as np
+
+    together = engine.predict_proba(texts)
+    alone = np.concatenate([engine.predict_proba([t]) for t in texts])
+    return float(np.abs(together - alone).max())
 
 
 def run_hf_sorted(pipe, windows: Windows):
@@ -307,6 +351,10 @@ def main() -> None:
     ap.add_argument("--model-dir", default=str(REPO / "build" / "model"))
     ap.add_argument("--texts", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--reviews", nargs="+", help="JSONL review files to take the texts from (default: generated)")
+    ap.add_argument(
+        "--invariance-texts", type=int, default=100, help="texts scored alone and together per peer (0: skip)"
+    )
     ap.add_argument(
         "--task-rss", type=int, default=DEFAULT_SHARD_ROWS, help="rows of the shard scored in a fresh process (0: skip)"
     )
@@ -315,7 +363,7 @@ def main() -> None:
     from nlp_tasks.sentiment import labels_from_proba
     from nlp_tasks.sentiment.engine import SentimentEngine
 
-    texts = make_texts(args.texts)
+    texts = read_reviews(args.reviews, args.texts) if args.reviews else make_texts(args.texts)
     model_dir = Path(args.model_dir)
     base_rss = PeakRSS().proc.memory_info().rss
     meta = json.loads((model_dir / "metadata.json").read_text())
@@ -331,9 +379,11 @@ def main() -> None:
     import tempfile
 
     peers = peer_engines(model_dir, Path(tempfile.mkdtemp(prefix="bench-peers-")))
+    # Warm-up, untimed: every text once, so the timings are a worker's steady state (OpenVINO
+    # compiles kernels for each new batch shape, once per process: ~0.1-0.3 s a shape).
     for e, _ in peers.values():
-        e.predict_proba(texts[:64])  # warm-up (OpenVINO compiles kernels for each new shape)
-    peer_t = {k: [] for k in peers}
+        e.predict_proba(texts)
+    peer_t: dict[str, list[float]] = {k: [] for k in peers}
     peer_p = {}
     hf_t, ort_t = [], []
     for _ in range(args.repeats):
@@ -370,6 +420,7 @@ def main() -> None:
     ort_tps = len(texts) / statistics.median(ort_t)
     result = {
         "texts": len(texts),
+        "text_source": "reviews: " + ", ".join(Path(x).name for x in args.reviews) if args.reviews else "generated",
         "long_texts": len(long_idx),
         "windows": len(windows.texts),
         "windows_retokenised_identically": round(windows.identical, 4),
@@ -404,9 +455,12 @@ def main() -> None:
             "label_agreement_with_torch_fp32": agreement(hf_l, decide(peer_p[k])),
             "max_abs_score_diff": round(float(abs(hf_scores[:, pos] - peer_p[k][:, pos]).max()), 4),
             "runs_s": [round(x, 2) for x in peer_t[k]],
+            "batch_dp": (
+                float(f"{batch_dp(e, texts[: args.invariance_texts]):.2g}") if args.invariance_texts else None
+            ),
             "note": note,
         }
-        for k, (_, note) in peers.items()
+        for k, (e, note) in peers.items()
     }
     result["peers"]["hf_pipeline_torch_fp32"] = {
         "texts_per_s": round(hf_tps, 1),
@@ -417,11 +471,19 @@ def main() -> None:
         result["scoring_task"] = task_rss(model_dir, args.task_rss)
     print(json.dumps(result, indent=2))
     print(f"\nCPU: {result['cpu']}, {result['threads']} threads, flags: {' '.join(result['cpu_flags'])}")
-    print(f"{'system':<28}{'texts/s':>9}{'vs ORT engine':>15}{'agree FP32':>12}  note")
+    print(f"texts: {len(texts)} ({result['text_source']}), {args.repeats} interleaved repeats, medians")
+    print(f"{'system':<28}{'texts/s':>9}{'vs today':>10}{'agree FP32':>12}{'batch dP':>10}  note")
     for k, r in result["peers"].items():
-        agree = r.get("label_agreement_with_torch_fp32")
-        agree_cell = "-" if agree is None else agree
-        print(f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>15}{agree_cell:>12}  {r['note']}")
+        cells = [r.get("label_agreement_with_torch_fp32"), r.get("batch_dp")]
+        agree_cell, dp_cell = ("-" if c is None else c for c in cells)
+        print(f"{k:<28}{r['texts_per_s']:>9}{r['vs_onnxruntime_engine']:>10}{agree_cell:>12}{dp_cell:>10}  {r['note']}")
+    auto = result["peers"]["engine_auto"]
+    print(
+        f"\nthe engine as auto picks it here ({peers['engine_auto'][0].choice.provider} "
+        f"{peers['engine_auto'][0].choice.variant}): {auto['vs_onnxruntime_engine']}x today's engine "
+        f"(ONNX Runtime INT8), label agreement with FP32 {auto['label_agreement_with_torch_fp32']}, "
+        f"batch dP {auto['batch_dp']}"
+    )
 
 
 if __name__ == "__main__":

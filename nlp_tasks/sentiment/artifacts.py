@@ -14,8 +14,18 @@ from pathlib import Path
 
 METADATA = "metadata.json"
 # Variant -> file: FP32 (ORT-optimised), dynamic INT8, FP16 for CUDA, OpenVINO static INT8
-# (its weights are the ``.bin`` beside the ``.xml``).
-VARIANTS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx", "ov-int8": "model.ov-int8.xml"}
+# (its weights are the ``.bin`` beside the ``.xml``), and OpenVINO BF16, which is the FP32 file
+# compiled by OpenVINO at BF16 precision (no file of its own: two variants share ``model.onnx``,
+# so a file names no variant; the variant is what runtime keys and scores record).
+VARIANTS = {
+    "fp32": "model.onnx",
+    "int8": "model.int8.onnx",
+    "fp16": "model.fp16.onnx",
+    "ov-int8": "model.ov-int8.xml",
+    "ov-bf16": "model.onnx",
+}
+# The variants OpenVINO runs (the others are ONNX Runtime's).
+OPENVINO_VARIANTS = ("ov-int8", "ov-bf16")
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_FILES = (TOKENIZER_JSON, "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 

@@ -5,12 +5,14 @@ Texts are tokenised with the fast tokenizer into windows of at most ``max_length
 silently cut), windows are sorted by length and padded per batch only to the longest
 member, and identical texts are scored once. Results come back in input order.
 
-Runtimes: CUDA + FP16 (ONNX Runtime) on a GPU; on a CPU, OpenVINO static INT8 where the CPU
-has INT8 dot products (VNNI/AMX) and the model has that variant, else ONNX Runtime dynamic
-INT8, else FP32. OpenVINO static INT8 pads every window to a width fixed by its own length
-(``padded_width``), never by its batch mates, so a text's score is bit-identical alone and in
-any batch (``batch_invariant``). Dynamic INT8 scales activations per batch; its scores move
-slightly with the batch.
+Runtimes: CUDA + FP16 (ONNX Runtime) on a GPU; on a CPU, OpenVINO BF16 where the CPU has AMX
+BF16 tiles, else OpenVINO static INT8 where it has INT8 dot products (VNNI/AMX) and the model
+has that variant, else ONNX Runtime dynamic INT8, else FP32. OpenVINO INT8 pads every window to
+a width fixed by its own length (``padded_width``), never by its batch mates; OpenVINO BF16 pads
+a batch to a multiple of 16 tokens and runs it as calls of exactly 16 rows (see
+``openvino_backend``). Either way a text's score is bit-identical alone and in any batch
+(``batch_invariant``). Dynamic INT8 scales activations per batch; its scores move slightly with
+the batch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import openvino_backend
-from .artifacts import METADATA, TOKENIZER_JSON, VARIANTS
+from .artifacts import METADATA, OPENVINO_VARIANTS, TOKENIZER_JSON, VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,16 @@ def choose_provider(
     files: set[str] | None = None,
     int8_isa: str | None = None,
     openvino: bool = False,
+    bf16_isa: str | None = None,
 ) -> ProviderChoice:
-    """CUDA + FP16 when a GPU runtime is present; else OpenVINO static INT8 when the CPU has
-    INT8 dot products (``int8_isa``: avx512_vnni, avx_vnni, amx_int8), ``openvino`` is
-    installed and the model has that variant; else ONNX Runtime INT8 (FP32 if INT8 is missing).
+    """CUDA + FP16 when a GPU runtime is present; else, with ``openvino`` installed, OpenVINO
+    BF16 on the FP32 model when the CPU has AMX BF16 tiles (``bf16_isa``: amx_bf16), or
+    OpenVINO static INT8 when it has INT8 dot products (``int8_isa``: avx512_vnni, avx_vnni,
+    amx_int8) and the model has that variant; else ONNX Runtime INT8 (FP32 if INT8 is missing).
 
-    ``requested`` is "auto", "cuda", "cpu", or a CPU runtime forced: "openvino" or
-    "onnxruntime". Asking for CUDA or OpenVINO where it is absent is an error rather than a
-    silent fall-back, because it means the worker is misconfigured.
+    ``requested`` is "auto", "cuda", "cpu", or a CPU runtime forced: "openvino" (the OpenVINO
+    variant this CPU runs best) or "onnxruntime". Asking for CUDA or OpenVINO where it is absent
+    is an error rather than a silent fall-back, because it means the worker is misconfigured.
     """
     requested = (requested or "auto").lower()
     if requested not in ("auto", "cuda", "cpu", "openvino", "onnxruntime"):
@@ -68,15 +72,22 @@ def choose_provider(
         return ProviderChoice(CUDA, "fp16" if have("fp16") else "fp32")
     if requested == "cuda":
         raise RuntimeError(f"CUDA requested but onnxruntime offers only {available}")
-    ov_ready = openvino and files is not None and VARIANTS["ov-int8"] in files
+    ov_int8 = openvino and files is not None and VARIANTS["ov-int8"] in files
+    ov_bf16 = openvino and bool(bf16_isa) and files is not None and VARIANTS["ov-bf16"] in files
     if requested == "openvino":
-        if not ov_ready:
+        if not (ov_bf16 or ov_int8):
             raise RuntimeError(
                 "OpenVINO requested but "
-                + ("the model has no OpenVINO INT8 variant" if openvino else "openvino is not installed")
+                + (
+                    "the model has no OpenVINO INT8 variant (and the CPU no AMX BF16)"
+                    if openvino
+                    else "openvino is not installed"
+                )
             )
-        return ProviderChoice(OPENVINO, "ov-int8")
-    if requested in ("auto", "cpu") and ov_ready and int8_isa:
+        return ProviderChoice(OPENVINO, "ov-bf16" if ov_bf16 else "ov-int8")
+    if requested in ("auto", "cpu") and ov_bf16:
+        return ProviderChoice(OPENVINO, "ov-bf16")
+    if requested in ("auto", "cpu") and ov_int8 and int8_isa:
         return ProviderChoice(OPENVINO, "ov-int8")
     return ProviderChoice(CPU, "int8" if have("int8") else "fp32")
 
@@ -104,10 +115,15 @@ def plan(model_dir: str | Path, provider: str = "auto", variant: str | None = No
     if forced in ("openvino", "onnxruntime") and requested in ("auto", "cpu") and not gpu:
         requested = forced
     choice = choose_provider(
-        ort.get_available_providers(), requested, files, openvino_backend.int8_isa(), openvino_backend.installed()
+        ort.get_available_providers(),
+        requested,
+        files,
+        openvino_backend.int8_isa(),
+        openvino_backend.installed(),
+        openvino_backend.bf16_isa(),
     )
     if variant:  # benchmarks and tests pin a variant; production lets the provider decide
-        prov = OPENVINO if variant == "ov-int8" else (choice.provider if choice.provider != OPENVINO else CPU)
+        prov = OPENVINO if variant in OPENVINO_VARIANTS else (choice.provider if choice.provider != OPENVINO else CPU)
         choice = ProviderChoice(prov, variant)
     return choice, metadata
 
@@ -125,10 +141,10 @@ def runtime_key(choice: ProviderChoice) -> str:
 
 def batch_invariant(choice: ProviderChoice) -> bool:
     """Whether a text's score is bit-identical alone and in any batch (tested). OpenVINO static
-    INT8 with per-window padded widths is; ONNX Runtime's dynamic INT8 scales activations per
-    batch; its FP32 differs in the last bit for a batch of one (another GEMM kernel); CUDA picks
-    kernels by shape."""
-    return choice.variant == "ov-int8"
+    INT8 with per-window padded widths is, and OpenVINO BF16 with widths in multiples of 16 and
+    16-row calls; ONNX Runtime's dynamic INT8 scales activations per batch; its FP32 differs
+    in the last bit for a batch of one (another GEMM kernel); CUDA picks kernels by shape."""
+    return choice.variant in OPENVINO_VARIANTS
 
 
 def padded_width(n: int, max_length: int) -> int:
@@ -184,7 +200,13 @@ class SentimentEngine:
         self.session = None
         self._ov = None
         if self.choice.provider == OPENVINO:
-            self._ov = openvino_backend.Runner(self.model_dir / self.choice.filename, self.threads)
+            bf16 = self.choice.variant == "ov-bf16"
+            self._ov = openvino_backend.Runner(
+                self.model_dir / self.choice.filename,
+                self.threads,
+                precision="bf16" if bf16 else None,
+                rows=openvino_backend.BF16_BLOCK if bf16 else None,
+            )
         else:
             opts = ort.SessionOptions()
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -193,12 +215,14 @@ class SentimentEngine:
             providers = [self.choice.provider] if self.choice.provider == CPU else [self.choice.provider, CPU]
             self.session = ort.InferenceSession(str(self.model_dir / self.choice.filename), opts, providers=providers)
         log.info(
-            "sentiment model %s on %s (%s, %d threads; CPU INT8 instructions: %s; batch-invariant scores: %s)",
+            "sentiment model %s on %s (%s, %d threads; CPU INT8 instructions: %s, BF16: %s; "
+            "batch-invariant scores: %s)",
             self.version,
             self.choice.provider,
             self.choice.variant,
             self.threads,
             openvino_backend.int8_isa() or "none",
+            openvino_backend.bf16_isa() or "none",
             self.batch_invariant,
         )
 
@@ -265,14 +289,20 @@ class SentimentEngine:
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         window_p = np.zeros((len(ids), k), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")
-        # Batch-invariant engines pad each window to a width of its own (batches hold one
-        # width); the others to their batch's longest window.
-        fixed = self.batch_invariant
-        widths = (
-            np.fromiter((padded_width(n, self.max_length) for n in lengths), dtype=np.int64, count=len(lengths))
-            if fixed
-            else lengths
-        )
+        # OpenVINO INT8 pads each window to a width of its own (batches hold one width). The
+        # others pad to their batch's longest window, OpenVINO BF16 rounded up to a multiple of
+        # 16 tokens (its AMX kernels give a row the same bits at any such width >= its length)
+        # and its batches hold a multiple of 16 rows where they can (its calls are 16 rows).
+        block = openvino_backend.BF16_BLOCK if self.choice.variant == "ov-bf16" else 0
+        fixed = self.batch_invariant and not block
+        if fixed:
+            widths = np.fromiter(
+                (padded_width(n, self.max_length) for n in lengths), dtype=np.int64, count=len(lengths)
+            )
+        elif block:
+            widths = -(-lengths // block) * block
+        else:
+            widths = lengths
         start = 0
         while start < len(order):
             # Grow the batch while it stays within the size and padded-token budgets.
@@ -284,6 +314,8 @@ class SentimentEngine:
                 and (not fixed or widths[order[end]] == widths[order[start]])
             ):
                 end += 1
+            if block and end < len(order) and end - start > block:
+                end -= (end - start) % block  # no pad rows but in the last batch
             idx = order[start:end]
             width = int(widths[idx].max())
             batch_ids = np.zeros((len(idx), width), dtype=np.int64)

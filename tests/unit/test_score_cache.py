@@ -35,6 +35,20 @@ def test_lookup_add_and_repeated_keys(local_lake):
     assert not ScoreCache(local_lake, "m-1", "int8.onnxruntime-x.avx2", CLASSES).lookup(keys)[0].any()
 
 
+def test_the_two_openvino_variants_never_share_a_cache_folder(local_lake):
+    # ov-int8 and ov-bf16 both run on OpenVINO, on the same CPU, and ov-bf16 reads the FP32
+    # file: only the variant in the runtime key keeps their scores apart.
+    pytest.importorskip("openvino")
+    from nlp_tasks.sentiment.engine import OPENVINO, ProviderChoice, runtime_key
+
+    int8, bf16 = (runtime_key(ProviderChoice(OPENVINO, v)) for v in ("ov-int8", "ov-bf16"))
+    assert int8.startswith("ov-int8.openvino-") and bf16.startswith("ov-bf16.openvino-")
+    keys = [text_key("a text")]
+    ScoreCache(local_lake, "m-1", int8, CLASSES).add("2026-01-01", keys, _probs(1))
+    assert ScoreCache(local_lake, "m-1", int8, CLASSES).lookup(keys)[0].all()
+    assert not ScoreCache(local_lake, "m-1", bf16, CLASSES).lookup(keys)[0].any()
+
+
 def test_compaction_keeps_the_newest_use_drops_the_old_and_is_bounded(local_lake, monkeypatch):
     monkeypatch.setattr(score_cache, "MAX_SEGMENTS", 3)
     cache = ScoreCache(local_lake, "m-1", "r", CLASSES, retention_days=10, max_entries=6)

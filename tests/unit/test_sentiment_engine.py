@@ -1,15 +1,16 @@
-"""The ONNX Runtime engine on the real exported model, and its provider selection."""
+"""The engine on the real exported model (ONNX Runtime and OpenVINO), and its provider selection."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nlp_tasks.sentiment import label_for, labels_from_proba
+from nlp_tasks.sentiment import label_for, labels_from_proba, openvino_backend
 from nlp_tasks.sentiment.engine import (
     CPU,
     CUDA,
@@ -53,6 +54,37 @@ def test_cpu_runtime_follows_the_instruction_set():
         choose_provider([CPU], "openvino", ALL, "amx_int8", False)
     with pytest.raises(RuntimeError, match="no OpenVINO"):
         choose_provider([CPU], "openvino", ALL - {"model.ov-int8.xml"}, "amx_int8", True)
+
+
+# /proc/cpuinfo flags (the vector ones) of three CPUs this project has run on.
+SAPPHIRE_RAPIDS = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}
+ZEN5 = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}
+AVX2 = {"avx2", "fma"}
+
+
+def _auto(flags: set[str], requested: str = "auto", files: set[str] = ALL, openvino: bool = True) -> ProviderChoice:
+    return choose_provider(
+        [CPU], requested, files, openvino_backend.int8_isa(flags), openvino, openvino_backend.bf16_isa(flags)
+    )
+
+
+def test_cpu_runtime_follows_the_cpu_flags():
+    # AMX BF16 tiles: OpenVINO BF16 on the FP32 model (as fast as INT8 there, closer to FP32).
+    assert _auto(SAPPHIRE_RAPIDS) == ProviderChoice(OPENVINO, "ov-bf16")
+    assert _auto(SAPPHIRE_RAPIDS).filename == "model.onnx"
+    assert _auto(SAPPHIRE_RAPIDS, "cpu") == _auto(SAPPHIRE_RAPIDS, "openvino") == ProviderChoice(OPENVINO, "ov-bf16")
+    # It needs no variant file of its own, only the FP32 model.
+    assert _auto(SAPPHIRE_RAPIDS, files={"model.onnx"}) == ProviderChoice(OPENVINO, "ov-bf16")
+    # VNNI without AMX (AVX-512 BF16 alone is slower than INT8): OpenVINO INT8, as before.
+    assert _auto(ZEN5) == _auto(ZEN5, "openvino") == ProviderChoice(OPENVINO, "ov-int8")
+    # Plain AVX2: ONNX Runtime INT8.
+    assert _auto(AVX2) == ProviderChoice(CPU, "int8")
+    # The fall-backs: no openvino, or a forced ONNX Runtime, is ONNX Runtime on any CPU.
+    assert _auto(SAPPHIRE_RAPIDS, openvino=False) == ProviderChoice(CPU, "int8")
+    assert _auto(SAPPHIRE_RAPIDS, "onnxruntime") == ProviderChoice(CPU, "int8")
+    assert choose_provider([CUDA, CPU], "auto", ALL, "amx_int8", True, "amx_bf16").provider == CUDA
+    with pytest.raises(RuntimeError, match="no OpenVINO"):
+        _auto(ZEN5, "openvino", files={"model.onnx"})
 
 
 def test_padded_width_depends_only_on_the_window():
@@ -191,15 +223,21 @@ def test_token_budget_follows_the_provider(model_dir):
     assert SentimentEngine(model_dir, provider="cpu", max_tokens_per_batch=512).max_tokens_per_batch == 512
 
 
-@pytest.fixture(scope="module")
-def ov_int8(model_dir):
+def _has_bf16() -> bool:
+    return bool({"amx_bf16", "avx512_bf16"} & openvino_backend.cpu_flags())
+
+
+@pytest.fixture(scope="module", params=["ov-int8", "ov-bf16"])
+def ov_engine(request, model_dir):
     pytest.importorskip("openvino")
-    if not (model_dir / "model.ov-int8.xml").exists():
+    if request.param == "ov-int8" and not (model_dir / "model.ov-int8.xml").exists():
         pytest.skip("model built without the OpenVINO INT8 variant")
-    return SentimentEngine(model_dir, variant="ov-int8")
+    if request.param == "ov-bf16" and not _has_bf16():
+        pytest.skip("this CPU has no BF16 instructions (amx_bf16 / avx512_bf16): OpenVINO BF16 is not run here")
+    return SentimentEngine(model_dir, variant=request.param)
 
 
-def test_openvino_int8_scores_do_not_depend_on_the_batch(ov_int8, fp32):
+def test_openvino_scores_do_not_depend_on_the_batch(ov_engine, fp32):
     texts = [
         "Absolutely love it, works perfectly and arrived early.",
         "Terrible. It broke after two days and support never answered.",
@@ -210,17 +248,48 @@ def test_openvino_int8_scores_do_not_depend_on_the_batch(ov_int8, fp32):
         "Fits perfectly, would buy again. Arrived late but the quality is excellent.",
         "This kettle is awful, it broke and I hate it. " * 40,
     ]
-    assert ov_int8.choice.provider == OPENVINO and ov_int8.batch_invariant
-    together = ov_int8.predict_proba(texts)
-    alone = np.concatenate([ov_int8.predict_proba([t]) for t in texts[:6]])
+    assert ov_engine.choice.provider == OPENVINO and ov_engine.batch_invariant
+    together = ov_engine.predict_proba(texts)
+    alone = np.concatenate([ov_engine.predict_proba([t]) for t in texts[:6]])
     np.testing.assert_array_equal(alone, together[:6])  # bit for bit, not approximately
-    others = ov_int8.predict_proba(texts[::-1] + ["Meh.", "Fine I guess, nothing special at all really."])
+    others = ov_engine.predict_proba(texts[::-1] + ["Meh.", "Fine I guess, nothing special at all really."])
     np.testing.assert_array_equal(others[: len(texts)][::-1], together)
-    small = SentimentEngine(ov_int8.model_dir, variant="ov-int8", batch_size=2, max_tokens_per_batch=64)
+    variant = ov_engine.choice.variant
+    small = SentimentEngine(ov_engine.model_dir, variant=variant, batch_size=2, max_tokens_per_batch=64)
     np.testing.assert_array_equal(small.predict_proba(texts), together)
+    # Many texts of one length: a batch of more rows than a BF16 call takes (16), split.
+    same_width = [f"Review {i}: great value, works as described." for i in range(40)]
+    many = ov_engine.predict_proba(same_width)
+    np.testing.assert_array_equal(np.concatenate([ov_engine.predict_proba([t]) for t in same_width[::7]]), many[::7])
     # And it is the same model: labels as FP32's on clear texts, probabilities close.
     ref = fp32.predict_proba(texts)
     np.testing.assert_allclose(together, ref, atol=0.08)
+
+
+def test_openvino_bf16_agrees_with_fp32(model_dir, fp32):
+    # Issue 22's target for the fast CPU path: >= 99.5% of 3-class labels as FP32's. Judged on
+    # the 300 reviews the delta ships (ov_calibration.jsonl; BF16 is not calibrated on them).
+    pytest.importorskip("openvino")
+    if not _has_bf16():
+        pytest.skip("this CPU has no BF16 instructions (amx_bf16 / avx512_bf16): OpenVINO BF16 is not run here")
+    from nlp_tasks.sentiment.artifacts import OV_CALIBRATION
+
+    lines = (Path(openvino_backend.__file__).with_name("delta") / OV_CALIBRATION).read_text().splitlines()
+    texts = [json.loads(x)["text"] for x in lines if x.strip()]
+    assert len(texts) >= 300
+    bf16 = SentimentEngine(model_dir, variant="ov-bf16")
+    assert bf16.choice == ProviderChoice(OPENVINO, "ov-bf16") and bf16.choice.filename == "model.onnx"
+    p, ref = bf16.predict_proba(texts), fp32.predict_proba(texts)
+    labels, want = (labels_from_proba(x, fp32.classes_, fp32.decision) for x in (p, ref))
+    agreement = np.mean([a == b for a, b in zip(labels, want, strict=True)])
+    assert agreement >= 0.995, agreement
+    assert np.abs(p - ref).max() < 0.03  # BF16 rounding, not a different model (INT8 moves up to ~0.08)
+    # Real reviews of every length, batched differently: the same bits (widths in multiples of
+    # 16 tokens, 16-row calls).
+    np.testing.assert_array_equal(bf16.predict_proba(texts[::-1])[::-1], p)
+    small = SentimentEngine(model_dir, variant="ov-bf16", batch_size=5, max_tokens_per_batch=300)
+    np.testing.assert_array_equal(small.predict_proba(texts[::3]), p[::3])
+    np.testing.assert_array_equal(np.concatenate([bf16.predict_proba([t]) for t in texts[:40]]), p[:40])
 
 
 BUILD_TIME = ("export", "quantize", "train", "modeling", "calibration")
