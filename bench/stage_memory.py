@@ -148,12 +148,12 @@ def _no_drift(root: Path) -> str:
     """An empty drift table, for publish measured without the drift stage."""
     import pyarrow as pa
 
-    from nlp_tasks.drift import DRIFT_SCHEMA
+    from nlp_tasks.schema import DRIFT
 
     path = root.parent / "no-drift.parquet"
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist([], schema=DRIFT_SCHEMA), path)
+    pq.write_table(pa.Table.from_pylist([], schema=DRIFT), path)
     return "file://" + str(path)
 
 

@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import layout, partitions
+from . import layout, partitions, schema
 
 CONTINUOUS = (
     "text_length",
@@ -462,27 +462,6 @@ def day_verdict(rows: list[dict]) -> str:
     return "drift" if "drift" in verdicts else "ok"
 
 
-DRIFT_SCHEMA = pa.schema(
-    [
-        ("feature", pa.string()),
-        ("reference", pa.string()),  # rolling_7d | baseline
-        ("statistic", pa.float64()),  # KS D, or TVD for chi2 features
-        ("p_value", pa.float64()),
-        ("p_adjusted", pa.float64()),
-        ("threshold", pa.float64()),
-        ("alpha", pa.float64()),
-        ("n_today", pa.int64()),
-        ("n_reference", pa.int64()),
-        ("verdict", pa.string()),
-        ("reference_days", pa.string()),  # comma-separated dt values the reference was built from
-        ("run_id", pa.string()),
-        ("test", pa.string()),  # ks | chi2
-        ("mean_today", pa.float64()),
-        ("mean_reference", pa.float64()),
-    ]
-)
-
-
 # -- the fixed baseline -----------------------------------------------------------------
 def baseline_files(lake) -> tuple[list[str], dict] | None:
     """The published baseline's files and metadata (its ``_SUCCESS``), or None if none is set."""
@@ -615,7 +594,7 @@ def recompute(
         r["reference_days"] = ref_days[r["reference"]]
         r["run_id"] = run_id
     references = [name, *dict.fromkeys(r["reference"] for r in kept)]
-    return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), result_of(rows, references, days, today.rows, cfg)
+    return pa.Table.from_pylist(rows, schema=schema.DRIFT), result_of(rows, references, days, today.rows, cfg)
 
 
 def settle(lake, day: str, tokenizer_for=None, window: int = WINDOW) -> list[dict]:

@@ -21,15 +21,14 @@ import numpy as np
 import pyarrow as pa
 
 from . import layout, partitions
+from .schema import FLIPS, LABELS, MODEL_COMPARISON
 from .sentiment import stats
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not at module import
     import pandas as pd
 
-LABELS = ("negative", "neutral", "positive")
 MIN_PRODUCT_ROWS = 20
 ROLES = ("champion", "challenger")
-FLIPS = [(a, b) for a in LABELS for b in LABELS if a != b]
 # The counts a day contributes to a pooled window (everything else is derived from them).
 COUNT_COLUMNS = [
     "rows",
@@ -39,47 +38,6 @@ COUNT_COLUMNS = [
     "mcnemar_champion_only",
     "mcnemar_challenger_only",
 ] + [f"flips_{a}_to_{b}" for a, b in FLIPS]
-
-SCHEMA = pa.schema(
-    [
-        ("role", pa.string()),  # champion | challenger
-        ("model_version", pa.string()),
-        ("other_version", pa.string()),  # the model this row is compared with
-        ("compared_on", pa.string()),  # "3-class labels" or "labels; binary model's neutral is its P(positive) band"
-        ("scope", pa.string()),  # overall | product
-        ("product_id", pa.string()),
-        ("status", pa.string()),  # ok | partial: k of n shards | missing: <why>
-        ("shadow_fraction", pa.float64()),
-        ("rows", pa.int64()),  # rows scored by both models
-        ("n_negative", pa.int64()),
-        ("n_neutral", pa.int64()),
-        ("n_positive", pa.int64()),
-        ("negative_share", pa.float64()),
-        ("neutral_share", pa.float64()),
-        ("positive_share", pa.float64()),
-        ("mean_p_positive", pa.float64()),
-        ("agree", pa.int64()),  # rows where both models give the same label
-        ("agreement", pa.float64()),
-        ("kappa", pa.float64()),  # Cohen's kappa of the two models' labels
-        *[(f"flips_{a}_to_{b}", pa.int64()) for a, b in FLIPS],  # champion label -> challenger label
-        ("rated_rows", pa.int64()),  # compared rows with a star rating
-        ("correct_3class", pa.int64()),  # label == stars (1-2 negative, 3 neutral, 4-5 positive)
-        ("accuracy_3class", pa.float64()),
-        ("accuracy_3class_low", pa.float64()),  # 95% Wilson interval
-        ("accuracy_3class_high", pa.float64()),
-        ("rated_rows_binary", pa.int64()),  # compared rows with 1-2 or 4-5 stars
-        ("correct_binary", pa.int64()),  # P(positive) > P(negative) iff 4-5 stars
-        ("accuracy_binary", pa.float64()),
-        ("accuracy_binary_low", pa.float64()),
-        ("accuracy_binary_high", pa.float64()),
-        # Overall rows only: McNemar's exact test of the two models' binary correctness.
-        ("mcnemar_champion_only", pa.int64()),  # rated rows only the champion gets right
-        ("mcnemar_challenger_only", pa.int64()),
-        ("mcnemar_p", pa.float64()),
-        ("rows_needed_80_power", pa.int64()),  # rated rows per model a difference this size needs
-        ("run_id", pa.string()),
-    ]
-)
 
 
 def sample_mask(review_ids: list[str], fraction: float) -> np.ndarray:
@@ -231,8 +189,8 @@ def build_table(
             if product and c["rows"] >= MIN_PRODUCT_ROWS:
                 for role in ROLES:
                     rows.append({**common, **_role_row(c.to_dict(), role, versions, "product", product, False)})
-    cols = {f.name: [r.get(f.name) for r in rows] for f in SCHEMA}
-    return pa.table(cols, schema=SCHEMA)
+    cols = {f.name: [r.get(f.name) for r in rows] for f in MODEL_COMPARISON}
+    return pa.table(cols, schema=MODEL_COMPARISON)
 
 
 # -- a window of days ---------------------------------------------------------------------

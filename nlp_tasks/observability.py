@@ -27,6 +27,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .schema import RUN_SUMMARY
+
 PREFIX = "nlp_tasks"
 STAGES = ("ingest", "validate", "redact", "score", "shadow_score", "drift", "publish")
 
@@ -165,23 +167,6 @@ def emit_run(stats, summary: dict, tags: dict | None = None) -> None:
 
 
 # -- run summary --------------------------------------------------------------------------
-RUN_SUMMARY_SCHEMA = pa.schema(
-    [
-        ("stage", pa.string()),  # a stage, or "total"
-        ("tasks", pa.int32()),  # task instances (mapped stages have one per file/shard)
-        ("rows", pa.int64()),  # rows the stage processed (ingest: records read)
-        ("task_seconds", pa.float64()),  # seconds inside the stage, summed over its tasks
-        ("rows_per_second", pa.float64()),  # rows / task_seconds: per worker slot
-        ("errors", pa.int64()),  # rows the stage quarantined
-        ("peak_rss_mb", pa.float64()),  # largest peak RSS of the stage's task processes
-        ("price_per_hour", pa.float64()),  # price of one worker slot for this stage
-        ("cost", pa.float64()),  # task_seconds / 3600 * price_per_hour
-        ("cost_per_1000_reviews", pa.float64()),  # cost / rows_in * 1000
-        ("model_version", pa.string()),
-        ("provider", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
 
 
 def run_summary(
@@ -243,7 +228,7 @@ def run_summary(
     for r in rows:
         r["cost_per_1000_reviews"] = r["cost"] / rows_in * 1000.0 if rows_in else None
         r["run_id"] = run_id
-    table = pa.Table.from_pylist(rows, schema=RUN_SUMMARY_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=RUN_SUMMARY)
     total = rows[-1]
     brief = {
         "task_seconds": total["task_seconds"],

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from . import layout
 from .results import DriftResult, IngestResult, ShardResult, ValidateResult
-from .schema import quarantine_rows
+from .schema import DRIFT, quarantine_rows
 from .storage import Lake
 
 log = logging.getLogger(__name__)
@@ -434,7 +434,7 @@ def drift(
         r["reference_days"] = ",".join(ref_days[r["reference"]])
         r["run_id"] = run.run_id
     uri = run.work("drift", layout.SINGLE_FILE)
-    run.lake.write_parquet(pa.Table.from_pylist(rows, schema=D.DRIFT_SCHEMA), uri)
+    run.lake.write_parquet(pa.Table.from_pylist(rows, schema=DRIFT), uri)
     verdict = D.day_verdict(rows)
     by_ref = {
         name: [r["feature"] for r in rows if r["reference"] == name and r["verdict"] == "drift"] for name in references

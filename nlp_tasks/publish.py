@@ -31,12 +31,10 @@ import pyarrow.compute as pc
 
 from . import layout, partitions
 from .results import DriftResult, IngestResult, PublishResult, ShardResult, ValidateResult
-from .schema import QUARANTINE, SENTIMENT_REPORT
+from .schema import LABELS, QUARANTINE, SENTIMENT_REPORT, SUMMARY
 from .storage import Lake
 
 log = logging.getLogger(__name__)
-
-LABELS = ("negative", "neutral", "positive")
 
 
 class ReconciliationError(RuntimeError):
@@ -45,28 +43,6 @@ class ReconciliationError(RuntimeError):
 
 class TooManyInvalidRows(RuntimeError):
     pass
-
-
-SUMMARY_SCHEMA = pa.schema(
-    [
-        ("scope", pa.string()),
-        ("product_id", pa.string()),
-        ("rows_in", pa.int64()),
-        ("rows_reported", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("negative_share", pa.float64()),
-        ("neutral_share", pa.float64()),
-        ("positive_share", pa.float64()),
-        ("mean_score", pa.float64()),
-        ("rating_agreement", pa.float64()),
-        ("pii_entities", pa.int64()),
-        ("drift_verdict", pa.string()),
-        ("run_id", pa.string()),
-        ("rows_rated", pa.int64()),  # reported rows with a star rating: the base of rating_agreement
-        # 1-2 vs 4-5 stars against the label's sign (neutral labels count as wrong; 3 stars left out)
-        ("rating_agreement_binary", pa.float64()),
-    ]
-)
 
 
 # -- partial aggregates -------------------------------------------------------------------
@@ -205,7 +181,7 @@ def summary_table(sums: SummarySums, rows_in: int, rows_quarantined: int, verdic
     if products is not None:
         for r in products.to_pylist():
             rows.append(_agg_row(r, "product", r["product_id"], None, None, verdict, run_id))
-    return pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=SUMMARY)
 
 
 def build_summary(run_id: str, report: pa.Table, rows_in: int, rows_quarantined: int, verdict: str) -> pa.Table:

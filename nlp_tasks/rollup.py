@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 
 from . import layout, partitions
+from .schema import ROLLUP
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +27,6 @@ def week_days(week: str) -> list[str]:
     y, w = week.split("-W")
     monday = dt.date.fromisocalendar(int(y), int(w), 1)
     return [(monday + dt.timedelta(days=i)).isoformat() for i in range(7)]
-
-
-def _schema():
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("scope", pa.string()),
-            ("product_id", pa.string()),
-            ("days", pa.int64()),
-            ("first_day", pa.string()),
-            ("last_day", pa.string()),
-            ("complete", pa.bool_()),
-            ("rows_in", pa.int64()),
-            ("rows_reported", pa.int64()),
-            ("rows_quarantined", pa.int64()),
-            ("rows_rated", pa.int64()),
-            ("negative_share", pa.float64()),
-            ("neutral_share", pa.float64()),
-            ("positive_share", pa.float64()),
-            ("mean_score", pa.float64()),
-            ("rating_agreement", pa.float64()),
-            ("pii_entities", pa.int64()),
-            ("drift_days", pa.int64()),
-            ("run_id", pa.string()),
-            ("rating_agreement_binary", pa.float64()),
-        ]
-    )
 
 
 def read_summaries(lake, days: list[str]):
@@ -125,7 +98,7 @@ def aggregate(df, week: str, run_id: str = ""):
             }
         )
     rows.sort(key=lambda r: (r["scope"] != "overall", r["product_id"] or ""))
-    return pa.Table.from_pylist(rows, schema=_schema())
+    return pa.Table.from_pylist(rows, schema=ROLLUP)
 
 
 def rollup_week(lake, day: str, run_id: str = "") -> dict:

@@ -13,6 +13,7 @@ import pytest
 
 from nlp_tasks import layout, partitions
 from nlp_tasks import model_comparison as mc
+from nlp_tasks.schema import MODEL_COMPARISON
 from nlp_tasks.sentiment import registry, stats
 
 
@@ -232,7 +233,7 @@ def _cli(*args):
 def _write_day(lake, day, rows):
     import pyarrow as pa
 
-    t = pa.Table.from_pylist([{k: r.get(k) for k in mc.SCHEMA.names} for r in rows], schema=mc.SCHEMA)
+    t = pa.Table.from_pylist([{k: r.get(k) for k in MODEL_COMPARISON.names} for r in rows], schema=MODEL_COMPARISON)
     partitions.write(lake, lake.uri(layout.report("model_comparison", day)), t, "r")
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from nlp_tasks import layout, rollup
-from nlp_tasks.publish import SUMMARY_SCHEMA
+from nlp_tasks.schema import SUMMARY
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def summary_day(lake, day, n, neg, agree, rated, verdict="ok", with_rated=True):
             "rows_rated": rated,
         },
     ]
-    table = pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=SUMMARY)
     if not with_rated:  # a partition written before rows_rated existed
         table = table.drop_columns(["rows_rated"])
     prefix = lake.uri(layout.report("summary", day))
