@@ -315,7 +315,7 @@ def peer_engines(model_dir: Path, tmp: Path) -> dict:
         try:
             peers["openvino_bf16"] = (
                 SentimentEngine(model_dir, variant="ov-bf16"),
-                "model.onnx at BF16, per-window padding, 16-row calls",
+                "model.onnx at BF16, widths in multiples of 16, 16-row calls",
             )
         except (ImportError, RuntimeError) as exc:
             print(f"OpenVINO BF16 skipped: {exc}", file=sys.stderr)
