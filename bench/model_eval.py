@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nlp_tasks.sentiment import labels_from_proba, uses_neutral_band  # noqa: E402
-from nlp_tasks.sentiment.artifacts import VARIANTS  # noqa: E402
+from nlp_tasks.sentiment.artifacts import OPENVINO_VARIANTS, VARIANTS  # noqa: E402
 from nlp_tasks.sentiment.datasets import LABELS, read_labelled  # noqa: E402
 from nlp_tasks.sentiment.engine import CPU, SentimentEngine  # noqa: E402
 from nlp_tasks.sentiment.metrics import binary_scores, ece, f1_per_class, to_three_classes  # noqa: E402
@@ -59,7 +59,7 @@ def engine_for(model_dir: Path, variant: str, threads: int | None) -> SentimentE
     """A CPU engine whose session runs the given variant's file."""
     import onnxruntime as ort
 
-    if variant == "ov-int8":  # OpenVINO, not an ONNX Runtime session
+    if variant in OPENVINO_VARIANTS:  # OpenVINO, not an ONNX Runtime session
         return SentimentEngine(model_dir, variant=variant, threads=threads)
     engine = SentimentEngine(model_dir, provider="onnxruntime", threads=threads)
     path = model_dir / VARIANTS[variant]

@@ -151,7 +151,7 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
     scored without and with the cache. The engine is loaded before the timings (a DAG task
     whose shard is fully cached does not load it at all). Reported values are compared bit
     for bit with the first run's. The cache serves batch-invariant engines only, so the CPU
-    runtime is OpenVINO static INT8 unless NLP_TASKS_CPU_RUNTIME says otherwise."""
+    runtime is OpenVINO (BF16 on AMX, else static INT8) unless NLP_TASKS_CPU_RUNTIME says otherwise."""
     import random
 
     import pyarrow as pa
