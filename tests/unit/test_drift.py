@@ -3,12 +3,10 @@ text and tokenizer features, two references (rolling window + fixed baseline), a
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pyarrow as pa
@@ -449,64 +447,7 @@ def test_alert_channels(caplog):
     assert alerts.dispatch(RESULT, "none", day="d") is None
     with pytest.raises(alerts.DriftDetected):
         alerts.dispatch(RESULT, "fail", day="d")
-    with pytest.raises(alerts.DriftDetected):
-        alerts.enforce(RESULT, "fail")
-    alerts.enforce(RESULT, "log")
-    alerts.enforce({"verdict": "ok"}, "fail")
+    with pytest.raises(ValueError, match="DriftNotifier"):  # e-mail and Slack: the providers' notifiers
+        alerts.dispatch(RESULT, "email", day="d")
     with pytest.raises(ValueError):
         alerts.dispatch(RESULT, "pager", day="d")
-
-
-def test_slack_alert_posts_to_the_webhook():
-    got = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_port}/hook/secret"
-        assert alerts.dispatch(RESULT, "slack", day="2026-11-03", slack_webhook=url) == "slack"
-        srv.server_close()
-    finally:
-        srv.shutdown()
-    assert "text_length" in got[0]["text"]
-    with pytest.raises(RuntimeError) as e:
-        alerts.send_slack(url, "x", timeout=2)  # server gone
-    assert "secret" not in str(e.value)
-
-
-def test_drift_notifier_callback(tmp_path, caplog, capsys, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    sys.path.insert(0, str(pipeline.__file__).rsplit("/nlp_tasks/", 1)[0] + "/dags")
-    try:
-        from drift_notifier import DriftNotifier
-    finally:
-        sys.path.pop(0)
-    from airflow.sdk.bases.notifier import BaseNotifier
-
-    class TI:
-        def __init__(self, value):
-            self.value = value
-
-        def xcom_pull(self, task_ids):
-            assert task_ids == "drift"
-            return self.value
-
-    notifier = DriftNotifier(channel="{{ params.drift_alert }}")
-    assert isinstance(notifier, BaseNotifier)
-    ctx = {"ti": TI(RESULT), "params": {"drift_alert": "log", "run_date": "2026-11-03"}, "run_id": "run-1"}
-    with caplog.at_level(logging.WARNING):
-        notifier(ctx)  # the way Airflow calls a callback: renders templates, then notify()
-    logged = lambda: caplog.text + capsys.readouterr().out  # noqa: E731  (Airflow may route logs via structlog)
-    assert "drift on 2026-11-03" in logged() and notifier.channel == "log"
-    caplog.clear()
-    DriftNotifier(channel="log")({"ti": TI({"verdict": "ok"}), "params": {}, "run_id": "r"})
-    assert "drift on" not in logged()
