@@ -71,7 +71,7 @@ def s3_endpoint(tmp_path_factory):
         except Exception:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("moto server did not start")
+                raise RuntimeError("moto server did not start") from None
             time.sleep(0.2)
     yield url
     proc.terminate()

@@ -15,11 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 ERRORS = {
-    503: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>',
-    500: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>',
-    404: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>',
-    403: b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+    503: ("SlowDown", "Reduce your request rate."),
+    500: ("InternalError", "We encountered an internal error."),
+    404: ("NoSuchKey", "The specified key does not exist."),
+    403: ("AccessDenied", "Access Denied"),
 }
+
+
+def error_body(status: int) -> bytes:
+    """S3's XML error document for ``status``."""
+    code, message = ERRORS[status]
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'.encode()
+    )
 
 
 class FaultyS3Proxy:
@@ -68,7 +76,7 @@ class FaultyS3Proxy:
                         pass
                     return
                 if fault in ("503", "500", "404", "403"):
-                    payload = ERRORS[int(fault)]
+                    payload = error_body(int(fault))
                     self.send_response(int(fault))
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(payload)))

@@ -100,7 +100,8 @@ def redis_db():
         databases = int(probe.config_get("databases").get("databases", 16))
     except redis.exceptions.ConnectionError as e:
         pytest.fail(
-            f"Redis is not reachable at {REDIS['host']}:{REDIS['port']}: {e}\nThe integration tests need a running Redis server there."
+            f"Redis is not reachable at {REDIS['host']}:{REDIS['port']}: {e}\n"
+            "The integration tests need a running Redis server there."
         )
     except redis.exceptions.ResponseError:  # CONFIG may be disabled
         databases = 16
@@ -314,7 +315,9 @@ def deployment_env(home: Path, port: int, db_url: str, executor: str, extra: dic
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__API__HOST": "127.0.0.1",

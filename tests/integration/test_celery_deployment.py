@@ -26,7 +26,9 @@ from itertools import pairwise
 import pytest
 
 from nlp_tasks import layout, partitions
+from nlp_tasks.observability import metric_segment
 from nlp_tasks.sample_data import write_day
+from nlp_tasks.sentiment.engine import plan
 
 from .conftest import DAG_ID, INFERENCE_POOL
 from .statsd_mapping import check_datagrams
@@ -110,10 +112,10 @@ def snapshot(lake, day: str) -> dict:
 
 def statsd_counts(lines: list[str], name: str) -> list[float]:
     """Values of every sample of metric `name` (`name:value|type[|@rate]`)."""
-    return [float(l.split(":", 1)[1].split("|", 1)[0]) for l in lines if l.split(":", 1)[0] == name]
+    return [float(x.split(":", 1)[1].split("|", 1)[0]) for x in lines if x.split(":", 1)[0] == name]
 
 
-def check_metrics(d, lake, seeded: dict) -> None:
+def check_metrics(d, lake, seeded: dict, model_dir) -> None:
     """Each stage's metrics reached the StatsD server the deployment is configured with."""
 
     def publish_metrics_of_four_runs():
@@ -141,11 +143,13 @@ def check_metrics(d, lake, seeded: dict) -> None:
         assert statsd_counts(lines, f"airflow.nlp_tasks.{stage}.seconds"), f"no timing for {stage}"
         assert all(v > 0 for v in statsd_counts(lines, f"airflow.nlp_tasks.{stage}.rows_per_second")), stage
     version = json.loads(lake.read_text(lake.uri(layout.manifest(TRIGGER_DAY))))["model_versions"][0]
-    assert statsd_counts(lines, f"airflow.nlp_tasks.score.model.{version}.CPUExecutionProvider")
+    # The runtime the workers pick on this CPU (the same choice here: the workers run on this machine).
+    provider = metric_segment(plan(model_dir, "auto")[0].provider)
+    assert statsd_counts(lines, f"airflow.nlp_tasks.score.model.{version}.{provider}")
     costs = statsd_counts(lines, "airflow.nlp_tasks.run.cost_per_1000_reviews")
     assert len(costs) == 4 and all(c > 0 for c in costs)
     # Airflow's own metrics travel the same way (the scheduler's heartbeat, task outcomes).
-    assert any(l.startswith("airflow.scheduler_heartbeat:") for l in lines)
+    assert any(x.startswith("airflow.scheduler_heartbeat:") for x in lines)
     # And every nlp_tasks datagram maps to a labelled Prometheus series (deploy/statsd-mapping.yaml).
     assert {"nlp_tasks_rows_total", "nlp_tasks_scoring_tasks_total", "nlp_tasks_run_cost_per_1000_reviews"} <= set(
         check_datagrams(lines)
@@ -298,7 +302,7 @@ def test_trigger_and_backfill_on_celery(celery_deployment, s3_lake, model_dir):
         assert overall[0]["rows_reported"] + overall[0]["rows_quarantined"] == seed["records"]
         assert not _all_objects(s3_lake, f"_work/dt={day}") and not _all_objects(s3_lake, f"_staging/dt={day}")
 
-    check_metrics(d, s3_lake, seeded)
+    check_metrics(d, s3_lake, seeded, model_dir)
     check_task_logs(d, runs)
 
     # Every day's drift is against its whole window (all earlier days within 7 days), whatever

@@ -110,6 +110,8 @@ def test_every_panel_queries_a_series_the_mapping_produces():
             assert name in produced, (title, name)
             # Every label the query groups or filters by exists on that series (dag_id comes as a tag).
             used = set(re.findall(r"by \(([^)]*)\)", expr)) | set(re.findall(rf"{name}\{{([^}}]*)\}}", expr))
-            labels = {l.strip().split("=")[0].rstrip("!~") for group in used for l in group.split(",") if l.strip()}
+            labels = {
+                item.strip().split("=")[0].rstrip("!~") for group in used for item in group.split(",") if item.strip()
+            }
             assert labels <= produced[name] | {"dag_id"}, (title, name, labels)
     assert DASHBOARD.exists()

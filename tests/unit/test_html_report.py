@@ -139,7 +139,8 @@ def test_airflow_loads_the_plugin(tmp_path):
         "import json\n"
         "from airflow import plugins_manager as pm\n"
         "plugins = [p for p in pm.get_plugin_info() if p['name'] == 'nlp_reports']\n"
-        "print(json.dumps({'n': len(plugins), 'links': [type(l).__name__ for l in pm.get_global_operator_extra_links()]}))\n"
+        "links = [type(link).__name__ for link in pm.get_global_operator_extra_links()]\n"
+        "print(json.dumps({'n': len(plugins), 'links': links}))\n"
     )
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

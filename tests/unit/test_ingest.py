@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip as _gzip
 import io
 import json
 
@@ -9,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nlp_tasks.ingest import ingest_bytes
+from nlp_tasks import ingest as ingest_mod
+from nlp_tasks.ingest import file_format, ingest_bytes
 
 
 def make_pdf(text: str | None, title: str = "Letter") -> bytes:
@@ -226,10 +228,6 @@ def test_rows_and_table_follow_the_ingested_schema():
 
 
 # -- hostile input (issue 18): every record-level fault is one quarantined record ---------------
-import gzip as _gzip
-
-from nlp_tasks import ingest as ingest_mod
-from nlp_tasks.ingest import file_format
 
 
 def _reasons(result) -> dict[int, str]:
@@ -406,7 +404,8 @@ def test_json_array_over_long_element_is_skipped(monkeypatch):
     monkeypatch.setattr(ingest_mod, "MAX_RECORD_BYTES", 200)
     monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 16)
     words = ", ".join(f'"w{i}"' for i in range(200))
-    body = f'[{{"review_id": "k1", "text": "ok"}}, {{"review_id": "big", "text": "x", "words": [{words}]}}, {{"review_id": "k2", "text": "ok"}}]'
+    big = f'{{"review_id": "big", "text": "x", "words": [{words}]}}'
+    body = f'[{{"review_id": "k1", "text": "ok"}}, {big}, {{"review_id": "k2", "text": "ok"}}]'
     r = ingest_bytes("long.json", body.encode())
     assert [row["review_id"] for row in r.rows] == ["k1", "k2"]
     assert [row["source_row"] for row in r.rows] == [1, 3]

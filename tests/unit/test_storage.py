@@ -111,5 +111,5 @@ def test_a_missing_airflow_connection_is_a_warning_naming_it(monkeypatch, capsys
     assert opts.endpoint_url == "http://127.0.0.1:1"
     # Airflow routes log records through structlog to stdout once airflow.sdk is imported.
     logged = capsys.readouterr().out + caplog.text
-    line = next(l for l in logged.splitlines() if "aws_typo" in l)
+    line = next(x for x in logged.splitlines() if "aws_typo" in x)
     assert "warning" in line.lower() and "not found" in line and "default AWS credential chain" in line
