@@ -438,13 +438,6 @@ def judge(rows: list[dict], cfg: DriftConfig) -> list[dict]:
     return rows
 
 
-def ks_drift(
-    today: dict[str, np.ndarray], reference: dict[str, np.ndarray], cfg: DriftConfig, reference_name: str
-) -> list[dict]:
-    """Compare with one reference and judge (BH within this reference's tests)."""
-    return judge(compare(today, reference, cfg, reference_name), cfg)
-
-
 def drift_rows(
     today: dict[str, np.ndarray], references: dict[str, dict[str, np.ndarray] | None], cfg: DriftConfig
 ) -> list[dict]:
@@ -486,12 +479,6 @@ def report_day_files(lake, day: str) -> list[str] | None:
     """The Parquet files of a published reports/sentiment partition (possibly none), or
     None if it is not complete."""
     return partitions.files(lake, lake.uri(layout.report(layout.SENTIMENT, day)))
-
-
-def read_report_day(lake, day: str, columns: list[str] | None = None) -> pa.Table | None:
-    """A published reports/sentiment partition whole, or None if it is not complete. Drift
-    never calls this (it samples a batch at a time); it is for small days and tools."""
-    return partitions.read(lake, lake.uri(layout.report(layout.SENTIMENT, day)), columns)
 
 
 # -- the rolling window, and drift that does not depend on the order days were published --

@@ -184,14 +184,6 @@ def summary_table(sums: SummarySums, rows_in: int, rows_quarantined: int, verdic
     return pa.Table.from_pylist(rows, schema=SUMMARY)
 
 
-def build_summary(run_id: str, report: pa.Table, rows_in: int, rows_quarantined: int, verdict: str) -> pa.Table:
-    """The summary of an in-memory report table (small days, tools and tests)."""
-    sums = SummarySums()
-    if report.num_rows:
-        sums.add(report)
-    return summary_table(sums, rows_in, rows_quarantined, verdict, run_id)
-
-
 # -- the steps ----------------------------------------------------------------------------
 def check_shards(day: str, validated: ValidateResult, redacted: list[ShardResult], scored: list[ShardResult]) -> None:
     """Every validated shard must have been redacted and scored exactly once."""

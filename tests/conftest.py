@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 import subprocess
@@ -13,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import S3_KEYS, aws_connection
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -77,21 +78,6 @@ def s3_endpoint(tmp_path_factory):
     proc.terminate()
     proc.wait(10)
     log.close()
-
-
-S3_KEYS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
-
-
-def aws_connection(endpoint: str) -> str:
-    """An Airflow `aws` connection (as AIRFLOW_CONN_* JSON) for the moto server."""
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": S3_KEYS["access_key"],
-            "password": S3_KEYS["secret_key"],
-            "extra": {"endpoint_url": endpoint, "region_name": S3_KEYS["region"]},
-        }
-    )
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import json
 import pytest
 
 from nlp_tasks import layout
-
-from .test_nightly_dag_s3 import read, run_dag
+from tests.helpers import read, run_dag
 
 pytestmark = pytest.mark.e2e
 

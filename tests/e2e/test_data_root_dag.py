@@ -17,9 +17,7 @@ import pytest
 
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.storage import Lake
-from tests.conftest import S3_KEYS
-
-from .test_nightly_dag_s3 import run_dag
+from tests.helpers import S3_KEYS, run_dag
 
 pytestmark = pytest.mark.e2e
 

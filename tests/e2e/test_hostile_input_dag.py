@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from nlp_tasks import layout
+from tests.helpers import read, run_dag
 
 from ..s3_faults import FaultyS3Proxy
-from .test_nightly_dag_s3 import read, run_dag
 
 pytestmark = pytest.mark.e2e
 

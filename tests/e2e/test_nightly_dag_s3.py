@@ -8,42 +8,19 @@ partition instead of adding to it.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pyarrow.dataset as ds
 import pytest
 
-from nlp_tasks import layout, partitions
+from nlp_tasks import layout
 from nlp_tasks.pipeline import shard_sizes
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.sentiment.engine import CPU_RUNTIME_ENV, plan
+from tests.helpers import RAW_PII, read, run_dag
 
 pytestmark = pytest.mark.e2e
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
-RAW_PII = ("@example.com", "4111 1111 1111 1111", "(415) 555-", "+44 20 7946")
-
-
-def run_dag(env: dict, day: str, conf: dict, succeed: bool = True) -> str:
-    """`airflow dags test` for one day; asserts the run succeeded (or, with succeed=False, failed)."""
-    proc = subprocess.run(
-        ["airflow", "dags", "test", "review_sentiment_nightly", day, "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    out = proc.stdout + proc.stderr
-    tail = "\n".join(out.splitlines()[-60:])
-    if succeed:
-        assert proc.returncode == 0, f"DAG run for {day} failed:\n" + tail
-    else:
-        assert proc.returncode != 0, f"DAG run for {day} succeeded, expected a failure:\n" + tail
-    return out
-
-
-def read(lake, prefix: str):
-    return partitions.read(lake, lake.uri(prefix))
 
 
 def partition_files(lake, prefix: str) -> list[str]:

@@ -10,9 +10,9 @@ import pytest
 from nlp_tasks import layout
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.storage import Lake, S3Options
+from tests.helpers import read, run_dag
 
 from ..s3_faults import FaultyS3Proxy
-from .test_nightly_dag_s3 import read, run_dag
 
 pytestmark = pytest.mark.e2e
 

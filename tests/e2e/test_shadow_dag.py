@@ -22,8 +22,7 @@ from nlp_tasks import layout
 from nlp_tasks import model_comparison as mc
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.sentiment import registry
-
-from .test_nightly_dag_s3 import RAW_PII, read, run_dag
+from tests.helpers import RAW_PII, read, run_dag
 
 pytestmark = pytest.mark.e2e
 

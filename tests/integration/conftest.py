@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import aws_connection
+from tests.helpers import aws_connection
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -29,7 +29,7 @@ from nlp_tasks.observability import metric_segment
 from nlp_tasks.sample_data import write_day
 from nlp_tasks.sentiment.engine import plan
 from nlp_tasks.storage import Lake
-from tests.unit.test_html_report import publish_day
+from tests.helpers import publish_day
 
 from .conftest import DAG_ID
 from .statsd_mapping import check_datagrams

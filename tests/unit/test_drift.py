@@ -20,20 +20,26 @@ from nlp_tasks.drift import (
     DriftConfig,
     _cap,
     agreement_flags,
+    compare,
     day_verdict,
     drift_rows,
-    ks_drift,
+    judge,
     label_codes,
     main,
     read_baseline,
     text_features,
     unk_share,
 )
-from nlp_tasks.schema import SENTIMENT_REPORT
+from tests.helpers import publish_report, report_table
 
 
 def features(rng, n, shift=0.0):
     return {f: rng.normal(0, 1, n) + (shift if f == "text_length" else 0.0) for f in CONTINUOUS}
+
+
+def ks_drift(today, reference, cfg, name):
+    """Compare with one reference and judge it, as drift does per reference."""
+    return judge(compare(today, reference, cfg, name), cfg)
 
 
 def test_same_distribution_is_quiet_and_a_shift_is_caught():
@@ -150,31 +156,6 @@ def test_simulated_days_at_one_million_rows():
 
 
 # -- two references through pipeline.drift ----------------------------------------------
-def _report(rng, n, day, long=False, text="fine words here"):
-    lengths = rng.integers(40, 60, n) * (4 if long else 1)
-    texts = [(text + " ") * int(k // 16) for k in lengths]
-    scores = rng.beta(2, 2, n).astype(np.float32)
-    labels = np.where(scores < 0.4, "negative", np.where(scores < 0.6, "neutral", "positive"))
-    cols = {name: [None] * n for name in SENTIMENT_REPORT.names}
-    cols.update(
-        review_id=[f"{day}-{i}" for i in range(n)],
-        product_id=[f"p{i % 4}" for i in range(n)],
-        rating=rng.integers(1, 6, n).astype(np.int8).tolist(),
-        text_redacted=texts,
-        label=labels.tolist(),
-        score=scores.tolist(),
-        pii_entities=rng.integers(0, 2, n).astype(np.int32).tolist(),
-        run_id=["r"] * n,
-    )
-    return pa.table(cols, schema=SENTIMENT_REPORT)
-
-
-def publish_report(lake, day, table):
-    prefix = lake.uri(layout.report("sentiment", day))
-    lake.write_parquet(table, prefix + "/part-00000.parquet")
-    lake.write_text(prefix + "/_SUCCESS", "{}\n")
-
-
 def _scored(run, table):
     uri = run.work("scored", "part-00000.parquet")
     run.lake.write_parquet(table, uri)
@@ -184,7 +165,7 @@ def _scored(run, table):
 def test_rolling_window_and_baseline(local_lake, model_dir):
     rng = np.random.default_rng(4)
     for d in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-20"):
-        publish_report(local_lake, d, _report(rng, 400, d, long=(d == "2026-11-01")))
+        publish_report(local_lake, d, report_table(rng, 400, d, long=(d == "2026-11-01")))
     # set-baseline through the CLI (a real subprocess), from the long-text day.
     out = subprocess.run(
         [
@@ -208,7 +189,7 @@ def test_rolling_window_and_baseline(local_lake, model_dir):
 
     # A backfill of 11-06: the window is the days before it (not 11-20), the baseline is fixed.
     run = pipeline.Run(local_lake, "2026-11-06", "backfill-1")
-    res = pipeline.drift(run, _scored(run, _report(rng, 400, "2026-11-06")), tokenizer=str(model_dir))
+    res = pipeline.drift(run, _scored(run, report_table(rng, 400, "2026-11-06")), tokenizer=str(model_dir))
     assert res["reference_days"] == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05"]
     assert res["baseline_date"] == "2026-11-01"
     rows = local_lake.read_parquet(res["uri"]).to_pylist()
@@ -220,7 +201,7 @@ def test_rolling_window_and_baseline(local_lake, model_dir):
     assert "fine words" not in json.dumps(res)  # no text in XCom
 
     # A Param baseline_date overrides the published baseline; no tokenizer -> unk_share not tested.
-    res2 = pipeline.drift(run, _scored(run, _report(rng, 400, "2026-11-06")), baseline_date="2026-11-02")
+    res2 = pipeline.drift(run, _scored(run, report_table(rng, 400, "2026-11-06")), baseline_date="2026-11-02")
     rows2 = local_lake.read_parquet(res2["uri"]).to_pylist()
     b2 = {r["feature"]: r for r in rows2 if r["reference"] == "baseline"}
     assert b2["text_length"]["verdict"] == "ok" and b2["text_length"]["reference_days"] == "2026-11-02"
@@ -228,7 +209,7 @@ def test_rolling_window_and_baseline(local_lake, model_dir):
 
     # The first day ever: no window, and the baseline is the day itself -> no reference.
     first = pipeline.Run(local_lake, "2026-11-01", "first")
-    res3 = pipeline.drift(first, _scored(first, _report(rng, 50, "2026-11-01")))
+    res3 = pipeline.drift(first, _scored(first, report_table(rng, 50, "2026-11-01")))
     assert res3["verdict"] == "no_reference" and res3["baseline_date"] is None
 
 
@@ -297,8 +278,8 @@ TODAY = "2026-11-04"
 @pytest.fixture(scope="module")
 def split_reports():
     rng = np.random.default_rng(6)
-    days = {d: _model_version(_report(rng, 1200, d, long=(d == "2026-11-02"))) for d in SPLIT_DAYS}
-    days[TODAY] = _model_version(_report(rng, 2000, TODAY, text="fine wörds ☃ here"))
+    days = {d: _model_version(report_table(rng, 1200, d, long=(d == "2026-11-02"))) for d in SPLIT_DAYS}
+    days[TODAY] = _model_version(report_table(rng, 2000, TODAY, text="fine wörds ☃ here"))
     return days
 
 
@@ -360,10 +341,10 @@ def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch)
     lake = Lake(str(tmp_path / "lake"))
     for d in SPLIT_DAYS:  # each day one object of 4,000 rows in one row group
         prefix = lake.uri(layout.report("sentiment", d))
-        lake.write_parquet(_report(rng, 4000, d), prefix + "/part-00000.parquet", row_group_size=64_000)
+        lake.write_parquet(report_table(rng, 4000, d), prefix + "/part-00000.parquet", row_group_size=64_000)
         lake.write_text(prefix + "/_SUCCESS", "{}\n")
     run = pipeline.Run(lake, TODAY, "run-x")
-    today = _report(rng, 6000, TODAY)
+    today = report_table(rng, 6000, TODAY)
     uris = []
     for i in range(120):  # 120 shards of 50 rows
         uris.append(run.work("scored", f"part-{i:05d}.parquet"))
@@ -396,7 +377,6 @@ def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch)
     monkeypatch.setattr(pa, "concat_tables", concat)
     monkeypatch.setattr(D, "report_features", features)
     monkeypatch.setattr(Lake, "read_parquet", whole)
-    monkeypatch.setattr(D, "read_report_day", whole)
     monkeypatch.setattr(partitions, "read", whole)
     res = pipeline.drift(run, uris, max_sample=k, use_baseline=False)
     monkeypatch.undo()

@@ -18,9 +18,8 @@ import pytest
 
 from nlp_tasks import drift as D
 from nlp_tasks import layout, partitions, pipeline
-from nlp_tasks import publish as publishing
 from nlp_tasks.storage import Lake
-from tests.unit.test_drift import _report
+from tests.helpers import report_table, summary_of
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-09", "2026-11-10"]
 
@@ -28,7 +27,7 @@ DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-09", "2
 def _reports() -> dict:
     rng = np.random.default_rng(11)
     # 11-03 has long texts: days whose window holds it see drift, the others do not.
-    return {d: _report(rng, 150, d, long=(d == "2026-11-03")).sort_by([("review_id", "ascending")]) for d in DAYS}
+    return {d: report_table(rng, 150, d, long=(d == "2026-11-03")).sort_by([("review_id", "ascending")]) for d in DAYS}
 
 
 def _commit(lake, prefix: str, table) -> None:
@@ -40,7 +39,7 @@ def publish(lake, day: str, report, settle: bool = True) -> list[dict]:
     uri = run.work("scored", "part-00000.parquet")
     lake.write_parquet(report.sort_by([("score", "descending")]), uri)  # shard order != report order
     res = pipeline.drift(run, [uri], threshold=0.1, alpha=0.05)
-    summary = publishing.build_summary(run.run_id, report, report.num_rows, 0, res["verdict"])
+    summary = summary_of(run.run_id, report, report.num_rows, 0, res["verdict"])
     _commit(lake, layout.report("sentiment", day), report)
     _commit(lake, layout.report("drift", day), lake.read_parquet(res["uri"]))
     _commit(lake, layout.report("summary", day), summary)

@@ -11,26 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp_tasks import html_report, layout, partitions, pipeline
-from nlp_tasks import publish as publishing
-from tests.unit.test_drift import _report, publish_report
+from nlp_tasks import html_report
+from tests.helpers import SECRET, publish_day
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "zebra-unicorn-text"  # appears only in review text: must never reach the page
-
-
-def publish_day(lake, day, rng, long=False):
-    """A day's sentiment, summary and drift partitions, as publish leaves them."""
-    run = pipeline.Run(lake, day, f"run-{day}")
-    report = _report(rng, 300, day, long=long, text=f"{SECRET} words")
-    uri = run.work("scored", "part-00000.parquet")
-    lake.write_parquet(report, uri)
-    drift = pipeline.drift(run, [uri])
-    summary = publishing.build_summary(run.run_id, report, 310, 10, drift["verdict"])
-    for table, t in (("summary", summary), ("drift", lake.read_parquet(drift["uri"]))):
-        partitions.write(lake, lake.uri(layout.report(table, day)), t, run.run_id)
-    publish_report(lake, day, report)
-    return summary
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from nlp_tasks import layout, partitions, pipeline
 from nlp_tasks import publish as publishing
 from nlp_tasks.sample_data import write_day
+from tests.helpers import CopyKilledLake, summary_of
 
 
 def _table(n: int, start: int = 0, tag: str = "a") -> pa.Table:
@@ -84,28 +85,12 @@ def test_commit_switches_readers_in_one_step_and_removes_the_old_files(lake):
     assert [u.rsplit("/", 1)[-1] for u in lake.list_files(prefix)] == ["part-00000.parquet"]
 
 
-class KilledLake:
-    """Fails the n-th copy: a commit killed half-way."""
-
-    def __init__(self, lake, n: int):
-        self._lake, self._n = lake, n
-
-    def __getattr__(self, name):
-        return getattr(self._lake, name)
-
-    def copy(self, src, dst):
-        self._n -= 1
-        if self._n == 0:
-            raise OSError("injected: killed during commit")
-        return self._lake.copy(src, dst)
-
-
 def test_a_commit_killed_half_way_leaves_the_old_partition_and_a_retry_finishes(lake):
     prefix = lake.uri("t/dt=2026-01-01")
     partitions.commit(lake, prefix, _stage(lake, "_s/1", [_table(25, 0, "old")], 10, 5), "r1")
     staged = _stage(lake, "_s/2", [_table(30, 0, "new")], 10, 5)
     with pytest.raises(OSError, match="injected"):
-        partitions.commit(KilledLake(lake, 3), prefix, staged, "r2")  # 2 of 3 new files copied
+        partitions.commit(CopyKilledLake(lake, 3), prefix, staged, "r2")  # 2 of 3 new files copied
     # Readers that honour the marker still see the whole old partition.
     old = partitions.read(lake, prefix)
     assert old.num_rows == 25 and set(old.column("tag").to_pylist()) == {"old"}
@@ -154,7 +139,7 @@ def test_publish_writes_bounded_files_and_summaries_from_partial_aggregates(publ
     assert sorted(report.column("review_id").to_pylist()) == sorted(whole.column("review_id").to_pylist())
     # The summary from per-batch sums equals the summary of the whole day at once.
     summary = partitions.read(lake, lake.uri(layout.report("summary", run.day)))
-    at_once = publishing.build_summary(run.run_id, whole, out["rows_in"], out["rows_quarantined"], out["drift_verdict"])
+    at_once = summary_of(run.run_id, whole, out["rows_in"], out["rows_quarantined"], out["drift_verdict"])
     got, want = summary.to_pylist(), at_once.to_pylist()
     assert len(got) == len(want) > 2
     for g, w in zip(got, want, strict=True):

@@ -15,6 +15,7 @@ import pytest
 from nlp_tasks.pii import ENTITY_TYPES, RedactionResult, redact, redact_batch
 from nlp_tasks.pii.recognizers import Candidate
 from nlp_tasks.pii.registry import resolve_overlaps
+from tests.helpers import HARD_NEGATIVES, IDEMPOTENCE_TEXTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -265,13 +266,6 @@ def test_overlap_card_inside_email_and_ssn_vs_phone():
 # -------------------------------------------------------- idempotence, unicode
 
 
-IDEMPOTENCE_TEXTS = [
-    "mail a@example.com, call (415) 555-2671 x9, card 4242 4242 4242 4242",
-    "ssn 536-90-4399 from 10.0.0.1 paying GB82 WEST 1234 5698 7654 32",
-    "Already clean: [EMAIL] [PHONE] [CARD] [SSN] [IP] [IBAN]",
-]
-
-
 @pytest.mark.parametrize("text", IDEMPOTENCE_TEXTS)
 def test_idempotent(text):
     once = redact(text).text
@@ -307,28 +301,6 @@ def test_offsets_point_into_original():
 
 
 # ------------------------------------------------------------ hard negatives
-
-
-HARD_NEGATIVES = [
-    "Paid $1,299.99 and later €49.99, total 1,234,567.00",
-    "Delivered 2024-03-15, ordered 03/15/2024, returned 15.03.2024 at 14:30 or 2:30 PM",
-    "Timestamp 2024-03-15 14:30:00 in the log",
-    "Order #123456789 arrived; invoice INV-2024-000123",
-    "Order 123456789 and order number 987654321 were late",
-    "Your order number is 12 345 678, case no. 555-1234",
-    "Amazon order 112-3456789-1234567",
-    "ISBN 978-0-306-40615-7, ISBN-10 0-306-40615-2 and 978-3-16-148410-0",
-    "UPS tracking 1Z999AA10123456784, FedEx 7489 2340 1234 or 123456789012",
-    "USPS tracking number 9400 1000 0000 0000 0000 00",
-    "Ship to 94107-1234 please, zip 10001, PO box 1234",
-    "Updated firmware to v2.3.14, then version 2.3.14.1 and build 10.0.19045.3693",
-    "My SM-G991B beats the WH-1000XM4 and the iPhone 15 Pro",
-    "created_at 1700000000000 ms (1700000000 s)",
-    "It costs 12 345 678 yen; rated 4.5/5, 10/10 would buy, 3 x 4 x 5 cm",
-    "Pages 123-456, chapter 12, room 1204, size 10-12, 5000 mAh, 1080p, 4K",
-    "Waited 2-3 weeks, batch 12-345-6789, lot 2023 11 05",
-    "Scored 99.5% on 3.14159 and 2.71828 tests",
-]
 
 
 @pytest.mark.parametrize("text", HARD_NEGATIVES)

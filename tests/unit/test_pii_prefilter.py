@@ -14,8 +14,7 @@ import pytest
 
 from nlp_tasks.pii import redact, redact_batch
 from nlp_tasks.pii.redactor import _default
-
-from .test_pii import HARD_NEGATIVES, IDEMPOTENCE_TEXTS
+from tests.helpers import HARD_NEGATIVES, IDEMPOTENCE_TEXTS
 
 VALUES = {
     "EMAIL": ["jane.doe@example.org", "a.b+tag@sub.example.co.uk", "x_y-z%1@mail-host.io"],

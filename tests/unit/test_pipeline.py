@@ -9,6 +9,7 @@ import pytest
 from nlp_tasks import layout, partitions, pipeline
 from nlp_tasks import publish as publishing
 from nlp_tasks.sample_data import write_day
+from tests.helpers import CopyKilledLake, summary_of
 
 
 @pytest.fixture
@@ -72,23 +73,6 @@ def test_too_many_invalid_rows_fail_after_publishing_the_quarantine(run, model_d
     assert manifest["status"].startswith("rejected")
 
 
-class FailingLake:
-    """Wraps a lake and fails the n-th copy into a report partition: a publish killed mid-commit."""
-
-    def __init__(self, lake, fail_on_copy: int):
-        self._lake, self._n = lake, fail_on_copy
-
-    def __getattr__(self, name):
-        return getattr(self._lake, name)
-
-    def copy(self, src, dst):
-        if "/_staging/" in src:
-            self._n -= 1
-            if self._n == 0:
-                raise OSError("injected: worker killed during publish")
-        return self._lake.copy(src, dst)
-
-
 def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_retry_completes(run, model_dir):
     write_day(run.lake, run.day, n_reviews=40)
     first, _ = run_all(run, model_dir)
@@ -100,7 +84,7 @@ def test_publish_killed_mid_commit_keeps_readers_on_a_complete_partition_and_ret
     uri = run.lake.uri(layout.raw_reviews(run.day), "reviews-late.jsonl")
     run.lake.write_text(uri, extra)
     ingested, validated, redacted, scored, drift = stages(rerun, model_dir)
-    broken = pipeline.Run(FailingLake(run.lake, fail_on_copy=1), run.day, rerun.run_id)
+    broken = pipeline.Run(CopyKilledLake(run.lake, 1, only="/_staging/"), run.day, rerun.run_id)
     with pytest.raises(OSError, match="injected"):
         publishing.publish(broken, ingested, validated, redacted, scored, drift, max_invalid_fraction=0.5)
     # Readers still see a whole partition: the old sentiment report, untouched.
@@ -184,11 +168,11 @@ def test_rating_agreement_and_its_binary_twin():
             **{f"pii_{t}": pa.array([0] * 7, pa.int32()) for t in ("email", "phone", "card", "ssn", "ip", "iban")},
         }
     )
-    overall = publishing.build_summary("r", report, 7, 0, "ok").to_pylist()[0]
+    overall = summary_of("r", report, 7, 0, "ok").to_pylist()[0]
     assert overall["rating_agreement"] == pytest.approx(4 / 6) and overall["rows_rated"] == 6
     # 3 stars and unrated rows are left out; a neutral label on a 2-star review is a miss.
     assert overall["rating_agreement_binary"] == pytest.approx(3 / 5)
-    only = publishing.build_summary("r", report.slice(2, 1), 1, 0, "ok").to_pylist()[0]
+    only = summary_of("r", report.slice(2, 1), 1, 0, "ok").to_pylist()[0]
     assert only["rating_agreement"] == 1.0 and only["rating_agreement_binary"] is None
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nlp_tasks import html_report
-from tests.unit.test_html_report import publish_day
+from tests.helpers import publish_day
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
