@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from nlp_tasks.schema import INGESTED, VALIDATED
 from nlp_tasks.validation import MAX_TEXT_CHARS, validate
@@ -19,54 +20,63 @@ def rows(*recs):
     return pa.Table.from_pylist([{**base, **r} for r in recs], schema=INGESTED)
 
 
-def test_suite_rejects_each_kind_of_bad_row_with_its_reason():
-    t = rows(
-        {"review_id": "ok1", "text": "fine", "source_file": "a.jsonl", "source_row": 1},
-        {"review_id": None, "text": "no id", "source_file": "a.jsonl", "source_row": 2},
-        {"review_id": "e", "text": "   ", "source_file": "a.jsonl", "source_row": 3},
-        {"review_id": "r", "text": "bad stars", "rating": "7", "source_file": "a.jsonl", "source_row": 4},
-        {"review_id": "d", "text": "bad date", "created_at": "not a date", "source_file": "a.jsonl", "source_row": 5},
-        {"review_id": "ok1", "text": "dup in another file", "source_file": "b.csv", "source_row": 2},
-        {"review_id": "long", "text": "x" * (MAX_TEXT_CHARS + 1), "source_file": "a.jsonl", "source_row": 6},
-        {
-            "review_id": "ok2",
-            "text": "four point oh",
-            "rating": "4.0",
-            "created_at": None,
-            "source_file": "a.jsonl",
-            "source_row": 7,
-        },
-        {"review_id": "ok3", "text": "no rating", "rating": None, "source_file": "a.jsonl", "source_row": 8},
-        {
-            "review_id": "fut",
-            "text": "from the future",
-            "created_at": "2026-01-05T00:00:00Z",
-            "source_file": "a.jsonl",
-            "source_row": 9,
-        },
-        {
-            "review_id": "late",
-            "text": "a day late is fine",
-            "created_at": "2026-01-02T23:00:00+00:00",
-            "source_file": "a.jsonl",
-            "source_row": 10,
-        },
-    )
+GOOD = {"review_id": "ok1", "text": "fine", "source_file": "a.jsonl", "source_row": 1}
+
+# One case per rule: the bad row, the reason it is quarantined with, and the column whose
+# expectation fails. Each row sits beside GOOD, which must come out valid.
+RULES = {
+    "missing id": ({"review_id": None, "text": "no id"}, "missing review_id", "review_id"),
+    "duplicate id": ({"review_id": "ok1", "text": "dup", "source_file": "b.csv"}, "duplicate review_id", "review_id"),
+    "empty text": ({"review_id": "e", "text": "   "}, "empty text", "text"),
+    "text too long": ({"review_id": "long", "text": "x" * (MAX_TEXT_CHARS + 1)}, "text longer than", "text"),
+    "rating out of range": (
+        {"review_id": "r", "text": "bad stars", "rating": "7"},
+        "rating not an integer in 1..5",
+        "rating",
+    ),
+    "rating not a number": (
+        {"review_id": "r", "text": "bad stars", "rating": "five"},
+        "rating not an integer in 1..5",
+        "rating",
+    ),
+    "unparseable date": (
+        {"review_id": "d", "text": "bad date", "created_at": "not a date"},
+        "created_at not a parseable date",
+        "created_at",
+    ),
+    "date in the future": (
+        {"review_id": "f", "text": "future", "created_at": "2026-01-05T00:00:00Z"},
+        "created_at in the future",
+        "created_at",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad, reason, column", RULES.values(), ids=RULES.keys())
+def test_each_rule_quarantines_its_row_with_its_reason(bad, reason, column):
+    t = rows(GOOD, {"source_file": "a.jsonl", "source_row": 2, **bad})
     res = validate(t, day="2026-01-01")
-    assert res.valid.schema == VALIDATED
-    assert res.valid.column("review_id").to_pylist() == ["ok1", "ok2", "ok3", "late"]
-    assert res.valid.column("rating").to_pylist() == [5, 4, None, 5]
-    why = {(r["source_file"], r["source_row"]): r["reason"] for r in res.rejects}
-    assert why[("a.jsonl", 2)] == "missing review_id"
-    assert why[("a.jsonl", 3)] == "empty text"
-    assert why[("a.jsonl", 4)] == "rating not an integer in 1..5"
-    assert why[("a.jsonl", 5)] == "created_at not a parseable date"
-    assert why[("b.csv", 2)] == "duplicate review_id"  # the first seen (a.jsonl:1) is kept
-    assert why[("a.jsonl", 6)].startswith("text longer than")
-    assert why[("a.jsonl", 9)] == "created_at in the future"
-    assert len(res.rejects) + res.valid.num_rows == t.num_rows
-    failing = {e["column"] for e in res.expectations if not e["success"]}
-    assert {"review_id", "text", "rating", "created_at"} <= failing
+    assert res.valid.schema == VALIDATED and res.valid.column("review_id").to_pylist() == ["ok1"]
+    (reject,) = res.rejects
+    # The duplicate is the later row; the first seen (a.jsonl:1) is kept.
+    assert (reject["source_file"], reject["source_row"]) == (bad.get("source_file", "a.jsonl"), 2)
+    assert reject["reason"].startswith(reason)
+    assert {e["column"] for e in res.expectations if not e["success"]} == {column}
+
+
+# Rows near a rule's edge that pass, and what they become.
+ACCEPTED = {
+    "rating 4.0": ({"rating": "4.0", "created_at": None}, "rating", 4),
+    "no rating": ({"rating": None}, "rating", None),
+    "a day late": ({"created_at": "2026-01-02T23:00:00+00:00"}, "rating", 5),
+}
+
+
+@pytest.mark.parametrize("fields, column, value", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_rows_at_a_rules_edge_pass_typed(fields, column, value):
+    t = rows({"review_id": "x", "text": "fine", "source_file": "a.jsonl", "source_row": 1, **fields})
+    res = validate(t, day="2026-01-01")
+    assert res.rejects == [] and res.valid.column(column).to_pylist() == [value]
 
 
 def test_a_bad_row_that_repeats_an_id_gets_both_reasons_the_duplicate_first():
