@@ -152,15 +152,39 @@ def test_airflow_services_share_one_configuration(compose):
     assert "airflow pools set gpu" in compose["services"]["airflow-init"]["command"][-1]
 
 
+def pinned(package: str) -> str:
+    """The version requirements.txt (the lock `make` installs) pins ``package`` to."""
+    (version,) = re.findall(rf"^{re.escape(package)}==(\S+)", (REPO / "requirements.txt").read_text(), flags=re.M)
+    return version
+
+
 def test_dockerfile_copies_only_existing_files():
     text = (REPO / "Dockerfile").read_text()
-    copies = re.findall(r"^COPY\s+(?:--\S+\s+)*(.+)$", text, flags=re.M)
+    # COPY --from=<stage> copies out of a build stage, not out of the build context.
+    copies = re.findall(r"^COPY\s+(?!.*--from=)(?:--\S+\s+)*(.+)$", text, flags=re.M)
     assert copies
     for line in copies:
         *sources, _dest = line.split()
         for src in sources:
             assert (REPO / src).exists(), f"Dockerfile copies {src}, which does not exist"
-    assert "FROM ${AIRFLOW_IMAGE}" in text and re.search(r"ARG AIRFLOW_IMAGE=apache/airflow:3\.3\.2-python3\.11", text)
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.M))
+    for stage in re.findall(r"^COPY\s+.*--from=(\S+)", text, flags=re.M):
+        assert stage in stages, f"Dockerfile copies from {stage}, which is no stage of it"
+
+
+def test_the_images_run_the_airflow_and_python_the_project_pins():
+    """The base image, the Helm chart's Airflow and requirements.txt name the same Airflow, and
+    the image's Python is the one pyproject.toml requires: the tests ran on that pair."""
+    airflow = pinned("apache-airflow")
+    text = (REPO / "Dockerfile").read_text()
+    (image,) = re.findall(r"^ARG AIRFLOW_IMAGE=apache/airflow:(\S+)$", text, flags=re.M)
+    version, _, python = image.partition("-python")
+    assert version == airflow
+    requires = re.search(r'requires-python = ">=(\d+\.\d+),<', (REPO / "pyproject.toml").read_text())
+    assert requires and python == requires.group(1)
+    assert re.findall(r"^FROM (\S+)", text, flags=re.M) == ["${AIRFLOW_IMAGE}", "${AIRFLOW_IMAGE}"]
+    helm = yaml.safe_load((REPO / "deploy" / "helm" / "values.yaml").read_text())
+    assert helm["airflowVersion"] == airflow
 
 
 # -- Helm -------------------------------------------------------------------------------------
@@ -172,7 +196,6 @@ def helm_values() -> dict:
 def test_helm_values_configure_celery_and_the_image(helm_values):
     v = helm_values
     assert v["executor"] in ("CeleryExecutor", "KubernetesExecutor")
-    assert v["airflowVersion"] == "3.3.2"
     assert v["images"]["airflow"]["repository"] and v["images"]["airflow"]["tag"]
     assert v["config"]["core"]["dags_are_paused_at_creation"] == "True"
     assert v["dagProcessor"]["enabled"] is True
