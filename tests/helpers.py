@@ -82,6 +82,16 @@ def publish_day(lake, day: str, rng, long: bool = False) -> pa.Table:
     return summary
 
 
+# A day's drift verdict as the drift task returns it (feature names, never text).
+DRIFT_RESULT = {
+    "verdict": "drift",
+    "drifted": ["text_length"],
+    "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
+    "reference_days": ["2026-11-01", "2026-11-02"],
+    "baseline_date": None,
+}
+
+
 # -- faults -------------------------------------------------------------------------------------
 class CopyKilledLake:
     """A lake whose n-th copy fails, as if the worker were killed there (a commit or a publish

@@ -30,7 +30,7 @@ from nlp_tasks.drift import (
     text_features,
     unk_share,
 )
-from tests.helpers import publish_report, report_table
+from tests.helpers import DRIFT_RESULT, publish_report, report_table
 
 
 def features(rng, n, shift=0.0):
@@ -394,13 +394,6 @@ def test_drift_reads_a_batch_at_a_time_and_holds_a_sample(tmp_path, monkeypatch)
 
 
 # -- alerts -------------------------------------------------------------------------------
-RESULT = {
-    "verdict": "drift",
-    "drifted": ["text_length"],
-    "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
-    "reference_days": ["2026-11-01", "2026-11-02"],
-    "baseline_date": None,
-}
 ROWS = [
     {
         "feature": "text_length",
@@ -418,16 +411,16 @@ ROWS = [
 
 
 def test_alert_channels(caplog):
-    subject, body = alerts.format_alert(RESULT, "2026-11-03", "run-1", rows=ROWS, report_url="http://x/r")
+    subject, body = alerts.format_alert(DRIFT_RESULT, "2026-11-03", "run-1", rows=ROWS, report_url="http://x/r")
     assert "text_length" in subject and "KS D 0.210" in body and "http://x/r" in body
     with caplog.at_level(logging.WARNING):
-        assert alerts.dispatch(RESULT, "log", day="2026-11-03", run_id="run-1", rows=ROWS) == "log"
+        assert alerts.dispatch(DRIFT_RESULT, "log", day="2026-11-03", run_id="run-1", rows=ROWS) == "log"
     assert "drift on 2026-11-03" in caplog.text
     assert alerts.dispatch({"verdict": "ok"}, "log", day="d") is None
-    assert alerts.dispatch(RESULT, "none", day="d") is None
+    assert alerts.dispatch(DRIFT_RESULT, "none", day="d") is None
     with pytest.raises(alerts.DriftDetected):
-        alerts.dispatch(RESULT, "fail", day="d")
+        alerts.dispatch(DRIFT_RESULT, "fail", day="d")
     with pytest.raises(ValueError, match="DriftNotifier"):  # e-mail and Slack: the providers' notifiers
-        alerts.dispatch(RESULT, "email", day="d")
+        alerts.dispatch(DRIFT_RESULT, "email", day="d")
     with pytest.raises(ValueError):
-        alerts.dispatch(RESULT, "pager", day="d")
+        alerts.dispatch(DRIFT_RESULT, "pager", day="d")

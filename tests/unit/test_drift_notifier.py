@@ -15,14 +15,7 @@ import threading
 import pytest
 
 from nlp_tasks.airflow.notifier import DriftNotifier
-
-RESULT = {
-    "verdict": "drift",
-    "drifted": ["text_length"],
-    "drifted_by_reference": {"rolling_7d": ["text_length"], "baseline": []},
-    "reference_days": ["2026-11-01", "2026-11-02"],
-    "baseline_date": None,
-}
+from tests.helpers import DRIFT_RESULT
 
 
 class TI:
@@ -50,7 +43,7 @@ def test_the_log_channel_renders_the_param_and_warns(caplog, capsys):
 
     notifier = DriftNotifier(channel="{{ params.drift_alert }}", drift_task_id="publish", drift_key="drift")
     assert isinstance(notifier, BaseNotifier)
-    ctx = _ctx(RESULT, drift_alert="log")
+    ctx = _ctx(DRIFT_RESULT, drift_alert="log")
     with caplog.at_level(logging.WARNING):
         notifier(ctx)  # the way Airflow calls a callback: renders templates, then notify()
     logged = caplog.text + capsys.readouterr().out  # Airflow may route logs through structlog
@@ -67,7 +60,7 @@ def test_a_day_without_drift_sends_nothing(channel, caplog, capsys):
 
 def test_an_unknown_channel_is_refused():
     with pytest.raises(ValueError, match="pager"):
-        DriftNotifier(channel="pager", drift_key="drift")(_ctx(RESULT))
+        DriftNotifier(channel="pager", drift_key="drift")(_ctx(DRIFT_RESULT))
 
 
 @pytest.fixture
@@ -103,7 +96,7 @@ def test_the_email_channel_sends_through_the_smtp_provider(smtp_server, monkeypa
     }
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
     notifier = DriftNotifier(channel="email", email_to="{{ params.drift_alert_email }}", drift_key="drift")
-    notifier(_ctx(RESULT, drift_alert_email="a@example.com, b@example.com"))
+    notifier(_ctx(DRIFT_RESULT, drift_alert_email="a@example.com, b@example.com"))
     assert len(got) == 1
     mail = got[0]
     assert sorted(mail.rcpt_tos) == ["a@example.com", "b@example.com"] and mail.mail_from == "drift@example.com"
@@ -116,7 +109,7 @@ def test_the_email_channel_sends_through_the_smtp_provider(smtp_server, monkeypa
 def test_the_email_channel_without_recipients_says_so(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1"}))
     with pytest.raises(ValueError, match="no e-mail recipients"):
-        DriftNotifier(channel="email", drift_key="drift")(_ctx(RESULT))
+        DriftNotifier(channel="email", drift_key="drift")(_ctx(DRIFT_RESULT))
 
 
 def test_the_slack_channel_posts_through_the_webhook_provider(monkeypatch):
@@ -137,7 +130,7 @@ def test_the_slack_channel_posts_through_the_webhook_provider(monkeypatch):
     try:
         url = f"http://127.0.0.1:{srv.server_port}/hook/secret"
         monkeypatch.setenv("AIRFLOW_CONN_SLACK_DRIFT", json.dumps({"conn_type": "slackwebhook", "password": url}))
-        DriftNotifier(channel="slack", drift_key="drift")(_ctx(RESULT))
+        DriftNotifier(channel="slack", drift_key="drift")(_ctx(DRIFT_RESULT))
     finally:
         srv.shutdown()
         srv.server_close()
