@@ -513,7 +513,7 @@ def review_sentiment_nightly():
         """Publish the day and settle drift; the summary carries the day's settled drift."""
         from airflow.sdk.observability.stats import Stats
 
-        from nlp_tasks import observability, pipeline
+        from nlp_tasks import observability
         from nlp_tasks import publish as publishing
 
         ctx = get_current_context()
@@ -529,13 +529,11 @@ def review_sentiment_nightly():
             price_per_hour=params.get("price_per_hour") or 0.0,
             inference_price_per_hour=params.get("inference_price_per_hour"),
             comparison=comparison,
+            settle_drift=True,
         )
-        settled = pipeline.settle_drift(run)
-        own = next((s["result"] for s in settled if s["dt"] == run.day), drift_result)
-        summary["drift_verdict"] = own["verdict"]
         observability.emit_run(Stats, summary, tags={"dag_id": ctx["dag"].dag_id})
-        log.info("published: %s", summary)
-        return {**summary, "settled_drift": own}
+        log.info("published: %s", {k: v for k, v in summary.items() if k != "settled_drift"})
+        return summary
 
     checked = check_data_root()
     check_params() >> checked

@@ -349,11 +349,15 @@ def publish(
     price_per_hour: float = 0.0,
     inference_price_per_hour: float | None = None,
     comparison: dict | None = None,
+    settle_drift: bool = False,
 ) -> PublishResult:
     """Publish the day (the steps in the module's docstring); returns the run's brief for XCom.
 
     The run summary (``reports/run_summary``) prices the task seconds of every stage at
     ``price_per_hour`` per worker slot (``inference_price_per_hour`` for score, e.g. a GPU).
+    ``settle_drift``: once the day is committed, settle drift (pipeline.settle_drift) and report
+    the day's settled verdict (``settled_drift``). It runs before the run's scratch space is
+    cleared, so a retry after a failure there still finds every shard and publishes again.
     """
     from . import observability
 
@@ -407,7 +411,13 @@ def publish(
     if html:
         manifest["html_report"] = html
         write_manifest(lake, run.day, manifest)
-    clean_up(lake, run, staging)
+    settled = None
+    if settle_drift:
+        from .pipeline import settle_drift as settle
+
+        own = [s["result"] for s in settle(run) if s["dt"] == run.day]
+        settled = own[0] if own else drift_result
+    clean_up(lake, run, staging)  # last: until here a retry finds every shard it needs
 
     log.info(
         "published %s in %.2fs: %d in, %d reported, %d quarantined",
@@ -431,7 +441,7 @@ def publish(
         run_brief["price_per_hour"],
         run_brief["inference_price_per_hour"],
     )
-    return {
+    out: PublishResult = {
         "dt": run.day,
         "rows": rows_in,
         "rows_in": rows_in,
@@ -439,10 +449,13 @@ def publish(
         "rows_quarantined": totals.quarantined,
         "pii_entities": sum(totals.pii.values()),
         "labels": totals.labels,
-        "drift_verdict": drift_result["verdict"],
+        "drift_verdict": (settled or drift_result)["verdict"],
         "model_versions": sorted(totals.versions),
-        "report_uri": lake.uri(layout.report("sentiment", run.day)),
+        "report_uri": lake.uri(layout.report(layout.SENTIMENT, run.day)),
         "html_report_uri": html,
         "run_summary": run_brief,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if settled is not None:
+        out["settled_drift"] = settled
+    return out

@@ -94,3 +94,4 @@ class PublishResult(StageResult):
     report_uri: str
     html_report_uri: str | None
     run_summary: dict
+    settled_drift: NotRequired[DriftResult]  # with settle_drift: the day's drift as settled after publishing

@@ -8,15 +8,25 @@ Data roots are URIs: ``s3://bucket/prefix``, ``file:///abs/path`` or a plain loc
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+# Whole-object reads tried again after a transient fault: the S3 client retries a request that
+# fails, not a response body cut off half-way, which surfaces as an OSError of the read itself.
+READ_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class ObjectUnavailable(OSError):
@@ -256,15 +266,31 @@ class Lake:
                 raise gone from e
             raise
 
+    def _read_whole(self, uri: str, read: Callable[[], T]) -> T:
+        """``read()``, tried again from the start after a transient OSError (never after
+        not-found or access-denied, which no retry changes)."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return read()
+            except OSError as e:
+                if _unavailable(e) is not None or attempt == READ_ATTEMPTS:
+                    raise
+                log.warning("read of %s failed (%s); reading it again", uri.rsplit("/", 1)[-1], type(e).__name__)
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
     def read_bytes(self, uri: str) -> bytes:
-        with self.fs.open_input_file(self.path(uri)) as f:
-            return f.read()
+        def read() -> bytes:
+            with self.fs.open_input_file(self.path(uri)) as f:
+                return f.read()
+
+        return self._read_whole(uri, read)
 
     def read_text(self, uri: str) -> str:
         return self.read_bytes(uri).decode("utf-8")
 
     def read_parquet(self, uri: str, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.path(uri), filesystem=self.fs, columns=columns)
+        return self._read_whole(uri, lambda: pq.read_table(self.path(uri), filesystem=self.fs, columns=columns))
 
     # -- writes ---------------------------------------------------------------------
     def write_bytes(self, uri: str, data: bytes) -> str:

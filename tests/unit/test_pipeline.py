@@ -262,3 +262,27 @@ def test_duplicate_losers_confirm_hash_collisions_on_the_exact_ids():
     assert sorted(losers.tolist()) == [3, 5] and asked == [[1, 2, 3, 4, 5]]
     # Distinct hashes: nothing to confirm, nothing read back.
     assert duplicate_losers(np.arange(5, dtype=np.uint64), np.arange(5), exact).tolist() == [] and len(asked) == 1
+
+
+def test_publish_that_fails_settling_drift_is_retried_from_its_shards(run, model_dir, monkeypatch):
+    """Settling drift comes after the day is committed; if it fails (a transient store error),
+    publish's retry must still find every shard: the run's scratch space is cleared last."""
+    write_day(run.lake, run.day, n_reviews=40)
+    args = stages(run, model_dir)
+    calls = []
+
+    def settle_failing_once(r):
+        calls.append(r.day)
+        if len(calls) == 1:
+            raise OSError("injected: store error while settling drift")
+        return [{"dt": r.day, "result": {**args[-1], "verdict": "settled"}, "changed": True}]
+
+    monkeypatch.setattr(pipeline, "settle_drift", settle_failing_once)
+    with pytest.raises(OSError, match="settling drift"):
+        publishing.publish(run, *args, max_invalid_fraction=0.5, settle_drift=True)
+    assert run.lake.list_files(run.work("scored"))  # the shards a retry needs are still there
+    done = publishing.publish(run, *args, max_invalid_fraction=0.5, settle_drift=True)
+    assert calls == [run.day, run.day] and done["settled_drift"]["verdict"] == done["drift_verdict"] == "settled"
+    report = partitions.read(run.lake, run.lake.uri(layout.report("sentiment", run.day)))
+    assert done["rows_reported"] == report.num_rows
+    assert not run.lake.list_files(run.work())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from nlp_tasks import storage
 from nlp_tasks.storage import Lake, S3Options, normalise_root
 
 
@@ -113,3 +114,34 @@ def test_a_missing_airflow_connection_is_a_warning_naming_it(monkeypatch, capsys
     logged = capsys.readouterr().out + caplog.text
     line = next(x for x in logged.splitlines() if "aws_typo" in x)
     assert "warning" in line.lower() and "not found" in line and "default AWS credential chain" in line
+
+
+class CutOffStore:
+    """A filesystem whose first ``cuts`` opens fail as a response cut off half-way does."""
+
+    def __init__(self, fs, cuts: int, error: type[OSError] = OSError):
+        self._fs, self.cuts, self.error, self.opens = fs, cuts, error, 0
+
+    def __getattr__(self, name):
+        return getattr(self._fs, name)
+
+    def open_input_file(self, path):
+        self.opens += 1
+        if self.opens <= self.cuts:
+            raise self.error("AWS Error INTERNAL_FAILURE during GetObject operation: Failed to flush response stream")
+        return self._fs.open_input_file(path)
+
+
+def test_a_read_cut_off_half_way_is_read_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage, "time", type("NoSleep", (), {"sleep": staticmethod(lambda s: None)}))
+    lake = Lake(str(tmp_path))
+    lake.write_text(lake.uri("m.json"), "{}")
+    lake._fs = CutOffStore(lake.fs, cuts=storage.READ_ATTEMPTS - 1)
+    assert lake.read_text(lake.uri("m.json")) == "{}" and lake.fs.opens == storage.READ_ATTEMPTS
+    lake._fs = CutOffStore(lake._fs._fs, cuts=storage.READ_ATTEMPTS)  # every attempt cut: the error stands
+    with pytest.raises(OSError, match="flush response stream"):
+        lake.read_text(lake.uri("m.json"))
+    lake._fs = CutOffStore(lake._fs._fs, cuts=1, error=FileNotFoundError)  # no retry changes not-found
+    with pytest.raises(FileNotFoundError):
+        lake.read_text(lake.uri("m.json"))
+    assert lake.fs.opens == 1
