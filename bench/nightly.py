@@ -156,7 +156,7 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
 
     import pyarrow as pa
 
-    from bench.inference import make_texts
+    from bench.inference import cpu_model, make_texts
     from nlp_tasks.layout import SINGLE_FILE
     from nlp_tasks.pipeline import Run, load_engine, score
     from nlp_tasks.storage import Lake
@@ -207,6 +207,8 @@ def backfill(n: int, days: int, workdir: Path, model_dir: str) -> dict:
         "reviews_per_day": n,
         "days": days,
         "provider": cold["provider"],
+        "variant": engine.choice.variant,
+        "cpu": cpu_model(),
         "first_inference_s": round(first_s, 2),
         "backfill_s": round(sum(again), 2),
         "backfill_share_of_first": round(sum(again) / first_s, 3),
