@@ -139,11 +139,14 @@ def runtime_key(choice: ProviderChoice) -> str:
     return f"{choice.variant}.{runtime}.{isa_tag()}"
 
 
-def batch_invariant(choice: ProviderChoice) -> bool:
+def batch_invariant(choice: ProviderChoice, flags: set[str] | None = None) -> bool:
     """Whether a text's score is bit-identical alone and in any batch (tested). OpenVINO static
     INT8 with per-window padded widths is, and OpenVINO BF16 with widths in multiples of 16 and
-    16-row calls; ONNX Runtime's dynamic INT8 scales activations per batch; its FP32 differs
-    in the last bit for a batch of one (another GEMM kernel); CUDA picks kernels by shape."""
+    16-row calls on AMX (measured there only: without AMX BF16 runs other kernels, so it is not
+    claimed); ONNX Runtime's dynamic INT8 scales activations per batch; its FP32 differs in the
+    last bit for a batch of one (another GEMM kernel); CUDA picks kernels by shape."""
+    if choice.variant == "ov-bf16":
+        return openvino_backend.bf16_isa(flags) is not None
     return choice.variant in OPENVINO_VARIANTS
 
 
