@@ -309,6 +309,10 @@ def peer_engines(model_dir: Path, tmp: Path) -> dict:
                 SentimentEngine(model_dir, variant="ov-int8"),
                 "nncf static INT8, per-window padding",
             )
+            peers["openvino_int8_refined"] = (
+                SentimentEngine(model_dir, variant="ov-int8-refine"),
+                "static INT8, texts near a label boundary scored again at BF16",
+            )
         except (ImportError, RuntimeError) as exc:
             print(f"OpenVINO INT8 skipped: {exc}", file=sys.stderr)
     if {"amx_bf16", "avx512_bf16"} & set(cpu_flags()):

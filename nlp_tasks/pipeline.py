@@ -348,13 +348,14 @@ def score(
     run.lake.write_parquet(out, uri)
     secs = time.perf_counter() - t0
     log.info(
-        "scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s; score cache: %s",
+        "scored %s: %d rows in %.2fs (%.0f rows/s) with %s on %s (%s); score cache: %s",
         posixpath.basename(shard),
         n,
         secs,
         n / max(secs, 1e-9),
         version,
         choice.provider,
+        choice.variant,
         f"{hits} of {n} rows" if cache is not None else "off",
     )
     result: ShardResult = {

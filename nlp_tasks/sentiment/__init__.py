@@ -44,3 +44,22 @@ def labels_from_proba(probs, classes, decision: dict | None = None, band=DEFAULT
         return np.where(score < low, "negative", np.where(score >= high, "positive", "neutral")).tolist()
     offsets = np.asarray((decision or {}).get("log_offsets") or [0.0] * len(classes), dtype=np.float64)
     return names[(np.log(np.clip(probs, 1e-12, 1.0)) + offsets).argmax(1)].tolist()
+
+
+def decision_margin(probs, classes, decision: dict | None = None, band=DEFAULT_NEUTRAL_BAND):
+    """How far each row of ``probs`` is from changing label, shape (n,), in log units: for a
+    3-class model the gap between its two best ``log P + log_offsets``; for a binary one the
+    distance of P(positive)'s log-odds to the nearest edge of the neutral band. A small error
+    in the probabilities (a quantised runtime's) can only flip the label of a row whose
+    margin it exceeds, which is how the engine decides which texts to score again."""
+    import numpy as np
+
+    classes = tuple(classes)
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1, len(classes))
+    if uses_neutral_band(classes):
+        logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
+        score = logit(np.clip(probs[:, classes.index("positive")], 1e-12, 1 - 1e-12))
+        return np.min([np.abs(score - logit(edge)) for edge in band], axis=0)
+    offsets = np.asarray((decision or {}).get("log_offsets") or [0.0] * len(classes), dtype=np.float64)
+    top2 = np.sort(np.log(np.clip(probs, 1e-12, 1.0)) + offsets, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]

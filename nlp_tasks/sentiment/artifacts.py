@@ -14,18 +14,20 @@ from pathlib import Path
 
 METADATA = "metadata.json"
 # Variant -> file: FP32 (ORT-optimised), dynamic INT8, FP16 for CUDA, OpenVINO static INT8
-# (its weights are the ``.bin`` beside the ``.xml``), and OpenVINO BF16, which is the FP32 file
-# compiled by OpenVINO at BF16 precision (no file of its own: two variants share ``model.onnx``,
-# so a file names no variant; the variant is what runtime keys and scores record).
+# (its weights are the ``.bin`` beside the ``.xml``), OpenVINO BF16, which is the FP32 file
+# compiled by OpenVINO at BF16 precision, and OpenVINO INT8 refined: the INT8 file, whose texts
+# near a label boundary are scored again from the FP32 file at BF16 (``engine``). Variants share
+# files, so a file names no variant; the variant is what runtime keys and scores record.
 VARIANTS = {
     "fp32": "model.onnx",
     "int8": "model.int8.onnx",
     "fp16": "model.fp16.onnx",
     "ov-int8": "model.ov-int8.xml",
     "ov-bf16": "model.onnx",
+    "ov-int8-refine": "model.ov-int8.xml",
 }
 # The variants OpenVINO runs (the others are ONNX Runtime's).
-OPENVINO_VARIANTS = ("ov-int8", "ov-bf16")
+OPENVINO_VARIANTS = ("ov-int8", "ov-bf16", "ov-int8-refine")
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_FILES = (TOKENIZER_JSON, "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 

@@ -1,4 +1,5 @@
-"""OpenVINO on the CPU, the serving side: static INT8 (``ov-int8``) for processors with INT8 dot
+"""OpenVINO on the CPU, the serving side: static INT8 (``ov-int8``, and ``ov-int8-refine``, whose
+texts near a label boundary the engine scores again at BF16) for processors with INT8 dot
 products, BF16 (``ov-bf16``) for processors with AMX BF16 tiles.
 
 Built by ``make model`` next to the ONNX variants (``model.ov-int8.xml`` + ``.bin``; see
@@ -37,6 +38,9 @@ INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # /proc/cpuinfo flags under which OpenVINO BF16 is worth running: AMX tiles. AVX-512 BF16 alone
 # (Cooper Lake, Zen 4/5) runs BF16 too, but slower than OpenVINO INT8 there (issue 22, Zen 5).
 BF16_FLAGS = ("amx_bf16",)
+# Every /proc/cpuinfo flag under which OpenVINO computes BF16 natively (elsewhere a BF16 hint
+# falls back to FP32): AMX tiles, or AVX-512 BF16 dot products (Cooper Lake, Zen 4/5).
+BF16_NATIVE_FLAGS = ("amx_bf16", "avx512_bf16")
 # Rows of every BF16 inference call, and the multiple its padded widths are rounded up to (the
 # AMX tiles' 16 rows): see the docstring.
 BF16_BLOCK = 16
@@ -60,6 +64,12 @@ def bf16_isa(flags: set[str] | None = None) -> str | None:
     """The BF16 instruction set that makes OpenVINO BF16 the fastest accurate path, or None."""
     flags = cpu_flags() if flags is None else flags
     return next((f for f in BF16_FLAGS if f in flags), None)
+
+
+def bf16_native(flags: set[str] | None = None) -> str | None:
+    """The instruction set OpenVINO would run BF16 on (AMX or AVX-512 BF16), or None."""
+    flags = cpu_flags() if flags is None else flags
+    return next((f for f in BF16_NATIVE_FLAGS if f in flags), None)
 
 
 def installed() -> bool:

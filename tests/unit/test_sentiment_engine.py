@@ -42,8 +42,11 @@ def test_provider_selection():
 
 
 def test_cpu_runtime_follows_the_instruction_set():
-    # OpenVINO static INT8 only where the CPU has INT8 dot products and openvino is installed.
-    assert choose_provider([CPU], "auto", ALL, "avx512_vnni", True) == ProviderChoice(OPENVINO, "ov-int8")
+    # OpenVINO static INT8 (refined near label boundaries) only where the CPU has INT8 dot
+    # products and openvino is installed.
+    refined = ProviderChoice(OPENVINO, "ov-int8-refine")
+    assert choose_provider([CPU], "auto", ALL, "avx512_vnni", True) == refined
+    assert refined.filename == "model.ov-int8.xml"
     assert choose_provider([CPU], "cpu", ALL, "amx_int8", True).provider == OPENVINO
     assert choose_provider([CUDA, CPU], "auto", ALL, "amx_int8", True).provider == CUDA
     assert choose_provider([CPU], "auto", ALL, None, True) == ProviderChoice(CPU, "int8")  # plain AVX2: ORT is faster
@@ -76,8 +79,9 @@ def test_cpu_runtime_follows_the_cpu_flags():
     assert _auto(SAPPHIRE_RAPIDS, "cpu") == _auto(SAPPHIRE_RAPIDS, "openvino") == ProviderChoice(OPENVINO, "ov-bf16")
     # It needs no variant file of its own, only the FP32 model.
     assert _auto(SAPPHIRE_RAPIDS, files={"model.onnx"}) == ProviderChoice(OPENVINO, "ov-bf16")
-    # VNNI without AMX (AVX-512 BF16 alone is slower than INT8): OpenVINO INT8, as before.
-    assert _auto(ZEN5) == _auto(ZEN5, "openvino") == ProviderChoice(OPENVINO, "ov-int8")
+    # VNNI without AMX (AVX-512 BF16 alone is slower than INT8): OpenVINO INT8, its texts near
+    # a label boundary scored again from the FP32 model.
+    assert _auto(ZEN5) == _auto(ZEN5, "openvino") == ProviderChoice(OPENVINO, "ov-int8-refine")
     # Plain AVX2: ONNX Runtime INT8.
     assert _auto(AVX2) == ProviderChoice(CPU, "int8")
     # The fall-backs: no openvino, or a forced ONNX Runtime, is ONNX Runtime on any CPU.
@@ -89,10 +93,13 @@ def test_cpu_runtime_follows_the_cpu_flags():
 
 
 def test_batch_invariance_is_claimed_where_it_was_measured():
-    # The score cache serves only batch-invariant engines: BF16 is, on AMX; elsewhere not claimed.
+    # The score cache serves only batch-invariant engines: BF16 is where BF16 is native (AMX,
+    # AVX-512 BF16); elsewhere a BF16 hint runs FP32 kernels and it is not claimed.
     bf16, int8 = ProviderChoice(OPENVINO, "ov-bf16"), ProviderChoice(OPENVINO, "ov-int8")
-    assert batch_invariant(bf16, SAPPHIRE_RAPIDS) and not batch_invariant(bf16, ZEN5)
+    refined = ProviderChoice(OPENVINO, "ov-int8-refine")
+    assert batch_invariant(bf16, SAPPHIRE_RAPIDS) and batch_invariant(bf16, ZEN5) and not batch_invariant(bf16, AVX2)
     assert batch_invariant(int8, ZEN5) and batch_invariant(int8, AVX2)
+    assert all(batch_invariant(refined, f) for f in (SAPPHIRE_RAPIDS, ZEN5, AVX2))
     assert not batch_invariant(ProviderChoice(CPU, "int8"), SAPPHIRE_RAPIDS)
 
 
@@ -236,14 +243,14 @@ def _has_bf16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & openvino_backend.cpu_flags())
 
 
-@pytest.fixture(scope="module", params=["ov-int8", "ov-bf16"])
+@pytest.fixture(scope="module", params=["ov-int8", "ov-bf16", "ov-int8-refine"])
 def ov_engine(request, model_dir):
     pytest.importorskip("openvino")
-    if request.param == "ov-int8" and not (model_dir / "model.ov-int8.xml").exists():
+    if request.param != "ov-bf16" and not (model_dir / "model.ov-int8.xml").exists():
         pytest.skip("model built without the OpenVINO INT8 variant")
-    if request.param == "ov-bf16" and not openvino_backend.bf16_isa():
-        # Without AMX the engine does not claim BF16's invariance (batch_invariant is False).
-        pytest.skip("no AMX BF16 here: OpenVINO BF16's batch invariance is measured and claimed on AMX only")
+    if request.param == "ov-bf16" and not openvino_backend.bf16_native():
+        # Where BF16 is not native the engine does not claim its invariance (batch_invariant is False).
+        pytest.skip("no native BF16 here: OpenVINO BF16's batch invariance is measured on AMX and AVX-512 BF16")
     return SentimentEngine(model_dir, variant=request.param)
 
 
@@ -300,6 +307,47 @@ def test_openvino_bf16_agrees_with_fp32(model_dir, fp32):
     small = SentimentEngine(model_dir, variant="ov-bf16", batch_size=5, max_tokens_per_batch=300)
     np.testing.assert_array_equal(small.predict_proba(texts[::3]), p[::3])
     np.testing.assert_array_equal(np.concatenate([bf16.predict_proba([t]) for t in texts[:40]]), p[:40])
+
+
+def test_refined_int8_scores_again_exactly_the_texts_near_a_boundary(model_dir, fp32):
+    # ov-int8-refine = ov-int8's score where its label margin is >= REFINE_MARGIN, else the
+    # FP32 model's second pass (BF16 where native, as ov-bf16 computes it), bit for bit.
+    pytest.importorskip("openvino")
+    if not (model_dir / "model.ov-int8.xml").exists():
+        pytest.skip("model built without the OpenVINO INT8 variant")
+    from nlp_tasks.sentiment import decision_margin
+    from nlp_tasks.sentiment.artifacts import OV_CALIBRATION
+
+    lines = (Path(openvino_backend.__file__).with_name("delta") / OV_CALIBRATION).read_text().splitlines()
+    texts = [json.loads(x)["text"] for x in lines if x.strip()]
+    refined = SentimentEngine(model_dir, variant="ov-int8-refine")
+    int8 = SentimentEngine(model_dir, variant="ov-int8").predict_proba(texts)
+    second = SentimentEngine(model_dir, variant="ov-bf16")
+    second._ov = refined._refine  # BF16, or FP32 where BF16 is not native: what refine runs
+    p = refined.predict_proba(texts)
+    near = decision_margin(int8, refined.classes_, refined.decision) < refined.REFINE_MARGIN
+    assert 0 < near.sum() < 0.25 * len(texts) and refined.refined == near.sum()
+    np.testing.assert_array_equal(p[~near], int8[~near])
+    np.testing.assert_array_equal(p[near], second.predict_proba([t for t, n in zip(texts, near, strict=True) if n]))
+    # What it is for: labels as FP32's (INT8 alone agrees on ~99%).
+    labels, want = (labels_from_proba(x, fp32.classes_, fp32.decision) for x in (p, fp32.predict_proba(texts)))
+    assert np.mean([a == b for a, b in zip(labels, want, strict=True)]) >= 0.995
+
+
+def test_decision_margin():
+    from nlp_tasks.sentiment import decision_margin
+
+    classes, decision = ("negative", "neutral", "positive"), {"log_offsets": [0.0, 1.8, 1.2]}
+    p = np.array([[0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
+    want = [np.log(0.8) + 1.2 - (np.log(0.1) + 1.8), np.log(0.3) + 1.8 - (np.log(0.5) + 1.2)]
+    np.testing.assert_allclose(decision_margin(p, classes, decision), want)
+    # Where the margin is 0 the label is a tie: a margin says how far a row is from flipping.
+    tie = np.array([[1 - 0.6 * (1 + np.exp(-0.6)), 0.6 * np.exp(-0.6), 0.6]])  # neutral = positive
+    assert decision_margin(tie, classes, decision)[0] == pytest.approx(0.0, abs=1e-9)
+    # A binary model: log-odds distance to the nearer edge of the neutral band.
+    binary = decision_margin(np.array([[0.5, 0.5], [0.1, 0.9]]), ("negative", "positive"), band=(0.4, 0.6))
+    logit = lambda x: np.log(x / (1 - x))  # noqa: E731
+    np.testing.assert_allclose(binary, [logit(0.6), logit(0.9) - logit(0.6)])
 
 
 BUILD_TIME = ("export", "quantize", "train", "modeling", "calibration")
