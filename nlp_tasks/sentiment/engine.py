@@ -154,7 +154,7 @@ def batch_invariant(choice: ProviderChoice, flags: set[str] | None = None) -> bo
     16-row calls where BF16 is native (measured on AMX and on AVX-512 BF16; elsewhere a BF16
     hint runs other, FP32, kernels, so it is not claimed for ``ov-bf16``); the refined INT8 is,
     as both its passes are (its second runs at FP32 where BF16 is not native: bit-identical
-    alone and in a batch, measured on a Zen 5). ONNX Runtime's dynamic INT8 scales activations
+    alone and in a batch, measured on a Zen 4). ONNX Runtime's dynamic INT8 scales activations
     per batch; its FP32 differs in the last bit for a batch of one (another GEMM kernel); CUDA
     picks kernels by shape."""
     if choice.variant == "ov-bf16":
@@ -215,7 +215,7 @@ class SentimentEngine:
         self.session = None
         self._ov = None
         self._refine = None  # the second pass of ov-int8-refine
-        self.refined = 0  # texts it has scored again (logged by the score stage)
+        self.refined = 0  # texts it has scored again (read by bench/refine_margin.py and the tests)
         if self.choice.provider == OPENVINO:
             bf16 = self.choice.variant == "ov-bf16"
             self._ov = openvino_backend.Runner(
