@@ -42,8 +42,15 @@ def labels_from_proba(probs, classes, decision: dict | None = None, band=DEFAULT
         low, high = band
         score = probs[:, classes.index("positive")]
         return np.where(score < low, "negative", np.where(score >= high, "positive", "neutral")).tolist()
+    return names[_decision_scores(probs, classes, decision).argmax(1)].tolist()
+
+
+def _decision_scores(probs, classes, decision: dict | None):
+    """A 3-class model's ``log P + log_offsets`` per row and class: the rule argmaxes them."""
+    import numpy as np
+
     offsets = np.asarray((decision or {}).get("log_offsets") or [0.0] * len(classes), dtype=np.float64)
-    return names[(np.log(np.clip(probs, 1e-12, 1.0)) + offsets).argmax(1)].tolist()
+    return np.log(np.clip(probs, 1e-12, 1.0)) + offsets
 
 
 def decision_margin(probs, classes, decision: dict | None = None, band=DEFAULT_NEUTRAL_BAND):
@@ -60,6 +67,5 @@ def decision_margin(probs, classes, decision: dict | None = None, band=DEFAULT_N
         logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
         score = logit(np.clip(probs[:, classes.index("positive")], 1e-12, 1 - 1e-12))
         return np.min([np.abs(score - logit(edge)) for edge in band], axis=0)
-    offsets = np.asarray((decision or {}).get("log_offsets") or [0.0] * len(classes), dtype=np.float64)
-    top2 = np.sort(np.log(np.clip(probs, 1e-12, 1.0)) + offsets, axis=1)[:, -2:]
+    top2 = np.sort(_decision_scores(probs, classes, decision), axis=1)[:, -2:]
     return top2[:, 1] - top2[:, 0]

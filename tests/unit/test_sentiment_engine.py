@@ -283,16 +283,21 @@ def test_openvino_scores_do_not_depend_on_the_batch(ov_engine, fp32):
     np.testing.assert_allclose(together, ref, atol=0.08)
 
 
+def _calibration_texts() -> list[str]:
+    """The 300 reviews the delta ships for OpenVINO INT8's calibration."""
+    from nlp_tasks.sentiment.artifacts import OV_CALIBRATION
+
+    lines = (Path(openvino_backend.__file__).with_name("delta") / OV_CALIBRATION).read_text().splitlines()
+    return [json.loads(x)["text"] for x in lines if x.strip()]
+
+
 def test_openvino_bf16_agrees_with_fp32(model_dir, fp32):
     # Issue 22's target for the fast CPU path: >= 99.5% of 3-class labels as FP32's. Judged on
     # the 300 reviews the delta ships (ov_calibration.jsonl; BF16 is not calibrated on them).
     pytest.importorskip("openvino")
     if not _has_bf16():
         pytest.skip("this CPU has no BF16 instructions (amx_bf16 / avx512_bf16): OpenVINO BF16 is not run here")
-    from nlp_tasks.sentiment.artifacts import OV_CALIBRATION
-
-    lines = (Path(openvino_backend.__file__).with_name("delta") / OV_CALIBRATION).read_text().splitlines()
-    texts = [json.loads(x)["text"] for x in lines if x.strip()]
+    texts = _calibration_texts()
     assert len(texts) >= 300
     bf16 = SentimentEngine(model_dir, variant="ov-bf16")
     assert bf16.choice == ProviderChoice(OPENVINO, "ov-bf16") and bf16.choice.filename == "model.onnx"
@@ -316,10 +321,8 @@ def test_refined_int8_scores_again_exactly_the_texts_near_a_boundary(model_dir, 
     if not (model_dir / "model.ov-int8.xml").exists():
         pytest.skip("model built without the OpenVINO INT8 variant")
     from nlp_tasks.sentiment import decision_margin
-    from nlp_tasks.sentiment.artifacts import OV_CALIBRATION
 
-    lines = (Path(openvino_backend.__file__).with_name("delta") / OV_CALIBRATION).read_text().splitlines()
-    texts = [json.loads(x)["text"] for x in lines if x.strip()]
+    texts = _calibration_texts()
     refined = SentimentEngine(model_dir, variant="ov-int8-refine")
     int8 = SentimentEngine(model_dir, variant="ov-int8").predict_proba(texts)
     second = SentimentEngine(model_dir, variant="ov-bf16")
