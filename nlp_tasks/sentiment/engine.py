@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import openvino_backend
+from . import decision_margin, openvino_backend
 from .artifacts import METADATA, OPENVINO_VARIANTS, TOKENIZER_JSON, VARIANTS
 
 log = logging.getLogger(__name__)
@@ -318,8 +318,6 @@ class SentimentEngine:
         block = openvino_backend.BF16_BLOCK if self.choice.variant == "ov-bf16" else 0
         per_unique = self._proba(uniq_texts, block, self._run)
         if self._refine is not None:
-            from . import decision_margin
-
             near = np.flatnonzero(decision_margin(per_unique, self.classes_, self.decision) < self.REFINE_MARGIN)
             if len(near):
                 per_unique[near] = self._proba([uniq_texts[i] for i in near], openvino_backend.BF16_BLOCK, self._refine)
